@@ -1,0 +1,125 @@
+"""Input checks shared by the public entry points.
+
+Every check raises ``TypeError`` (wrong kind of thing) or ``ValueError`` (right
+kind, wrong value) with a message that names the argument and what was
+expected, so that nothing invalid ever reaches a kernel.
+"""
+import numbers
+
+import numpy as np
+
+
+def as_real_array(value, name, dtype):
+    """``value`` as a C-contiguous array of ``dtype``, rejecting non-real data.
+
+    Integer and floating inputs (lists too) are converted to ``dtype``; bool,
+    complex, object and string data are refused.
+    """
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be array-like of real numbers: {exc}") from None
+    kind = array.dtype.kind
+    if kind not in "iuf":
+        what = {"b": "bool", "c": "complex", "O": "object", "U": "str", "S": "bytes"}.get(kind, str(array.dtype))
+        raise TypeError(f"{name} must hold real numbers (int or float), got dtype {what}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_finite(array, name):
+    """Raise ``ValueError`` if ``array`` holds NaN or infinity."""
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)})")
+
+
+def check_inputs(X, n_in, dtype, name="X"):
+    """Validate inputs; return ``(X2d, single)`` with ``X2d`` of shape (n, n_in).
+
+    A 1-D ``X`` of length ``n_in`` is one sample (``single`` is True).
+    """
+    X = as_real_array(X, name, dtype)
+    single = X.ndim == 1
+    if single:
+        X = X.reshape(1, -1)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, {n_in}) or 1-D ({n_in},), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty (0 samples); at least one sample is needed")
+    if X.shape[1] != n_in:
+        raise ValueError(f"{name} has {X.shape[1]} features per sample, the network expects {n_in}")
+    check_finite(X, name)
+    return X, single
+
+
+def check_targets(Y, n_samples, n_out, loss, dtype, name="Y"):
+    """Validate targets for ``loss``; return them as a (n_samples, n_out) array.
+
+    * ``cross_entropy``: integer class labels in ``[0, n_out)`` of shape
+      (n_samples,), or rows of class probabilities (one-hot) of shape
+      (n_samples, n_out), each non-negative and summing to 1.
+    * ``binary_cross_entropy``: values in [0, 1]; shape (n_samples,) when
+      ``n_out == 1``, else (n_samples, n_out).
+    * ``mse``: any finite values; shape (n_samples,) when ``n_out == 1``.
+    """
+    try:
+        raw = np.asarray(Y)
+    except Exception as exc:
+        raise TypeError(f"{name} must be array-like: {exc}") from None
+    if raw.dtype.kind not in "iuf":
+        if raw.dtype.kind == "b":
+            raise TypeError(f"{name} must hold numbers, got dtype bool (use 0/1 integers or floats)")
+        raise TypeError(f"{name} must hold real numbers, got dtype {raw.dtype}")
+    if raw.ndim == 0 or raw.ndim > 2:
+        raise ValueError(f"{name} must be 1-D or 2-D, got shape {raw.shape}")
+    if raw.shape[0] != n_samples:
+        raise ValueError(f"{name} has {raw.shape[0]} rows but X has {n_samples} samples")
+    if loss == "cross_entropy" and raw.ndim == 1:
+        if raw.dtype.kind == "f":
+            if not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
+                raise ValueError(f"{name}: 1-D cross-entropy targets must be integer class labels")
+        labels = raw.astype(np.int64)
+        if labels.min() < 0 or labels.max() >= n_out:
+            raise ValueError(
+                f"{name}: class labels must be in [0, {n_out - 1}] for {n_out} outputs, "
+                f"got values from {labels.min()} to {labels.max()}"
+            )
+        Y2 = np.zeros((n_samples, n_out), dtype=dtype)
+        Y2[np.arange(n_samples), labels] = 1
+        return Y2
+    if raw.ndim == 1:
+        if n_out != 1:
+            raise ValueError(f"{name} must have shape ({n_samples}, {n_out}), got {raw.shape}")
+        raw = raw.reshape(-1, 1)
+    if raw.shape[1] != n_out:
+        raise ValueError(f"{name} must have {n_out} columns (one per output), got {raw.shape[1]}")
+    Y2 = np.ascontiguousarray(raw, dtype=dtype)
+    check_finite(Y2, name)
+    if loss == "binary_cross_entropy" and (Y2.min() < 0 or Y2.max() > 1):
+        raise ValueError(f"{name}: binary cross-entropy targets must lie in [0, 1]")
+    if loss == "cross_entropy":
+        sums = Y2.sum(axis=1, dtype=np.float64)
+        if Y2.min() < 0 or not np.allclose(sums, 1.0, atol=1e-3 if dtype == np.float32 else 1e-6):
+            raise ValueError(
+                f"{name}: cross-entropy target rows must be one-hot (or probabilities) "
+                "summing to 1; pass integer class labels as a 1-D array"
+            )
+    return Y2
+
+
+def check_int(value, name, low, allow_none=False):
+    """Validate an integer argument ``>= low``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def check_choice(value, name, choices):
+    """Validate that ``value`` is one of ``choices`` (a dict or sequence)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value

@@ -1,0 +1,81 @@
+"""The backward kernels: the δ recursion and the weight gradients.
+
+Tutorial 002: with ``δ^l = ∂L/∂z^l`` (``L`` the batch-mean loss),
+
+* ``δ^{l-1} = (δ^l W^l) ⊙ f'(z^{l-1})``      (:func:`backprop_rows`)
+* ``∂L/∂W^l = δ^lᵀ a^{l-1}``, ``∂L/∂b^l = Σ_rows δ^l``  (:func:`weight_gradient_rows`)
+
+The recursion is row-independent, so it runs on the same row chunks as the
+forward pass.  The weight gradient sums over rows, so it is split over output
+rows ``j`` of ``W`` instead: every gradient element is then a fixed-order sum,
+whatever the number of threads.
+"""
+import numpy as np
+
+from ._jit import cast_like, kernel
+from .activations import multiply_by_derivative
+from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region, weight_view
+
+
+@kernel
+def backprop_rows(P, layers, slope, capacity, b, r0, r1, acts, deltas):
+    """δ recursion for rows ``r0:r1``, from the output layer down to layer 1.
+
+    Parameters
+    ----------
+    P, layers, slope, capacity, b, r0, r1
+        As in :func:`fastbp.forward.forward_rows`.
+    acts : ndarray, shape (workspace,)
+        Activations from the forward pass.
+    deltas : ndarray, shape (workspace,)
+        δ workspace, same layout as ``acts``; the output layer's δ must be in
+        place.  On exit holds δ of every layer for rows ``r0:r1``.
+    """
+    for l in range(layers.shape[0] - 1, 0, -1):
+        W = weight_view(P, layers, l)
+        D = region(deltas, capacity, layers[l, ROW_OUT], b, layers[l, N_OUT])
+        E = region(deltas, capacity, layers[l, ROW_IN], b, layers[l, N_IN])
+        np.dot(D[r0:r1], W, E[r0:r1])
+        A = region(acts, capacity, layers[l, ROW_IN], b, layers[l, N_IN])
+        multiply_by_derivative(E, A, r0, r1, layers[l - 1, ACT], slope)
+
+
+@kernel
+def weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, deltas_t, G):
+    """Gradients of rows ``j0:j1`` of ``W^l`` (and of ``b^l``) into ``G``.
+
+    Parameters
+    ----------
+    layers : ndarray, shape (L, 7), int64
+    l : int
+        Layer index.
+    capacity, b : int
+        Workspace capacity and rows in this batch.
+    j0, j1 : int
+        Output rows of ``W^l`` to compute.
+    acts, deltas : ndarray, shape (workspace,)
+        Activations and δ of the batch.
+    deltas_t : ndarray, shape (workspace,)
+        Scratch for ``δ^lᵀ`` (a C-contiguous ``(n_out, b)`` block, so that BLAS
+        reads contiguous rows ``j0:j1``).
+    G : ndarray, shape (n_params,)
+        Output: flat gradient vector.
+    """
+    n_in = layers[l, N_IN]
+    n_out = layers[l, N_OUT]
+    D = region(deltas, capacity, layers[l, ROW_OUT], b, n_out)
+    DT = region(deltas_t, capacity, layers[l, ROW_OUT], n_out, b)
+    for j in range(j0, j1):
+        for i in range(b):
+            DT[j, i] = D[i, j]
+    A_in = region(acts, capacity, layers[l, ROW_IN], b, n_in)
+    start = layers[l, W_OFF]
+    GW = G[start:start + n_out * n_in].reshape(n_out, n_in)
+    np.dot(DT[j0:j1], A_in, GW[j0:j1])
+    bias_start = layers[l, B_OFF]
+    if bias_start != NO_BIAS:
+        for j in range(j0, j1):
+            total = cast_like(DT, 0.0)
+            for i in range(b):
+                total += DT[j, i]
+            G[bias_start + j] = total

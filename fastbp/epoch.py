@@ -1,0 +1,239 @@
+"""The compiled training loop: whole epochs of mini-batch steps in one call.
+
+A step is two parallel regions, with no Python and no allocation between them:
+
+1. over fixed row chunks of the batch: gather the rows (shuffled order), the
+   forward pass, the loss and output δ, and the δ recursion down to layer 1;
+2. over ``(layer, row range of W)`` tasks: the weight gradients and, fused,
+   the optimizer update of exactly those parameters.
+
+Small work runs the same chunks serially (``parallel=False``), which gives the
+same bits without the cost of entering a parallel region.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import kernel, parallel_kernel
+from ._rng import shuffle_in_place
+from .backward import backprop_rows, weight_gradient_rows
+from .forward import forward_rows
+from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_OUT, W_OFF, region
+from .losses import output_delta_rows
+from .optimizers import prepare_step, update_range
+from .schedules import learning_rate
+
+# Slots of the int64 ``counters`` array.
+STEP, EPOCH, STATUS = range(3)
+# Values of counters[STATUS].
+OK, NON_FINITE_LOSS = 0, 1
+# Slots of the float64 ``totals`` array.
+LOSS_SUM, SAMPLES = range(2)
+
+
+@kernel
+def chunk_rows(b, plan):
+    """Rows per chunk for a batch of ``b`` rows under ``plan`` (see threads)."""
+    n_chunks = max(1, min(plan[0], b // plan[1]))
+    return (b + n_chunks - 1) // n_chunks
+
+
+@kernel
+def batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code, capacity, b, r0, r1,
+                with_loss, with_backward, acts, logits, deltas, targets, out):
+    """Rows ``r0:r1`` of the batch starting at ``start``: forward, loss, δ.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_in)
+    Y : ndarray, shape (n_samples, n_out) or (0, n_out) when ``with_loss`` is False
+    order : ndarray, shape (n_samples,) or (0,), int64
+        Sample order; empty means ``start, start + 1, ...``.
+    start : int
+        Position in ``order`` of the batch's first row.
+    P, layers, slope, out_code, loss_code
+        Parameters, layer table, leaky slope, output and loss codes.
+    capacity, b, r0, r1 : int
+        Workspace capacity, batch rows, and this chunk's rows.
+    with_loss, with_backward : bool
+        Compute the loss and output δ; also the δ recursion.
+    acts, logits, deltas, targets : ndarray
+        Workspaces (outputs).
+    out : ndarray, shape (n_samples, n_out) or (0, 0)
+        If not empty, receives the output activations of these rows.
+
+    Returns
+    -------
+    float
+        Sum of the per-sample losses of the chunk (0.0 without ``with_loss``).
+    """
+    n_in = layers[0, N_IN]
+    last = layers.shape[0] - 1
+    n_out = layers[last, N_OUT]
+    X_batch = region(acts, capacity, 0, b, n_in)
+    T = region(targets, capacity, 0, b, n_out)
+    for i in range(r0, r1):
+        src = start + i if order.shape[0] == 0 else order[start + i]
+        X_batch[i, :] = X[src]
+        if with_loss:
+            T[i, :] = Y[src]
+    forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits)
+    A_out = region(acts, capacity, layers[last, ROW_OUT], b, n_out)
+    if out.shape[0] > 0:
+        for i in range(r0, r1):
+            out[start + i, :] = A_out[i]
+    if not with_loss:
+        return 0.0
+    Z = region(logits, capacity, 0, b, n_out)
+    D = region(deltas, capacity, layers[last, ROW_OUT], b, n_out)
+    loss = output_delta_rows(Z, A_out, T, r0, r1, out_code, loss_code, 1.0 / b, D)
+    if with_backward:
+        backprop_rows(P, layers, slope, capacity, b, r0, r1, acts, deltas)
+    return loss
+
+
+@kernel
+def gradient_task(task, tasks, layers, capacity, b, apply_update, opt_code, hyper, step_scalars,
+                  acts, deltas, deltas_t, G, P, state):
+    """Task ``task``: gradient rows ``j0:j1`` of one layer, then their update."""
+    l = tasks[task, 0]
+    j0 = tasks[task, 1]
+    j1 = tasks[task, 2]
+    weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, deltas_t, G)
+    if apply_update:
+        n_in = layers[l, N_IN]
+        w = layers[l, W_OFF]
+        update_range(opt_code, hyper, step_scalars, G, w + j0 * n_in, w + j1 * n_in, P, state)
+        bias = layers[l, B_OFF]
+        if bias != NO_BIAS:
+            update_range(opt_code, hyper, step_scalars, G, bias + j0, bias + j1, P, state)
+
+
+@parallel_kernel
+def train_batches(X, Y, batch_size, first_batch, n_batches, shuffle, apply_update,
+                  layers, slope, out_code, loss_code, opt_code, hyper, schedule,
+                  plan, tasks, parallel,
+                  order, rng_state, P, state, counters, totals,
+                  acts, logits, deltas, deltas_t, targets, G, loss_parts, step_scalars):
+    """Run batches ``first_batch ... first_batch + n_batches - 1`` of an epoch.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_in), C-contiguous
+    Y : ndarray, shape (n_samples, n_out), C-contiguous, dtype of X
+    batch_size : int
+        Rows per batch; the last batch of the epoch may be smaller (it is
+        used, not dropped).
+    first_batch, n_batches : int
+        Which batches of the epoch to run (Python calls an epoch in slices
+        so that Ctrl-C is answered between steps).
+    shuffle : bool
+        Shuffle ``order`` in place first when ``first_batch == 0``.
+    apply_update : bool
+        Update the parameters (False: only compute ``G`` and δ).
+    layers, slope, out_code, loss_code
+        Layer table, leaky slope, output and loss codes.
+    opt_code, hyper, schedule
+        Optimizer code, its float64 hyperparameters, the schedule array.
+    plan, tasks, parallel
+        Row plan, gradient tasks (``fastbp.threads``) and whether to run the
+        chunks in parallel regions.
+    order : ndarray, shape (n_samples,) or (0,), int64
+        Sample order (in/out: shuffled in place).
+    rng_state : ndarray, shape (1,), uint64
+        Shuffling generator state (in/out).
+    P, state : ndarray
+        Parameters and optimizer state (in/out).
+    counters : ndarray, shape (3,), int64
+        ``[step, epoch, status]`` (in/out); status is set to
+        ``NON_FINITE_LOSS`` and the kernel returns *before* updating if a
+        batch's loss is NaN or infinite.
+    totals : ndarray, shape (2,), float64
+        ``[loss sum, samples]`` accumulated over the batches run.
+    acts, logits, deltas, deltas_t, targets, G, loss_parts, step_scalars
+        Preallocated workspaces.
+    """
+    n_samples = X.shape[0]
+    if first_batch == 0 and shuffle:
+        shuffle_in_place(order, rng_state)
+    lr = learning_rate(hyper[0], schedule, counters[EPOCH])
+    no_out = np.empty((0, 0), dtype=P.dtype)
+    n_tasks = tasks.shape[0]
+    for k in range(first_batch, first_batch + n_batches):
+        start = k * batch_size
+        b = min(batch_size, n_samples - start)
+        rows = chunk_rows(b, plan)
+        n_chunks = (b + rows - 1) // rows
+        if parallel and n_chunks > 1:
+            for c in prange(n_chunks):
+                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
+                                            batch_size, b, c * rows, min(b, (c + 1) * rows), True, True,
+                                            acts, logits, deltas, targets, no_out)
+        else:
+            for c in range(n_chunks):
+                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
+                                            batch_size, b, c * rows, min(b, (c + 1) * rows), True, True,
+                                            acts, logits, deltas, targets, no_out)
+        loss = 0.0
+        for c in range(n_chunks):
+            loss += loss_parts[c]
+        if not np.isfinite(loss):
+            counters[STATUS] = NON_FINITE_LOSS
+            return
+        totals[LOSS_SUM] += loss
+        totals[SAMPLES] += b
+        prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
+        if parallel and n_tasks > 1:
+            for t in prange(n_tasks):
+                gradient_task(t, tasks, layers, batch_size, b, apply_update, opt_code, hyper, step_scalars,
+                              acts, deltas, deltas_t, G, P, state)
+        else:
+            for t in range(n_tasks):
+                gradient_task(t, tasks, layers, batch_size, b, apply_update, opt_code, hyper, step_scalars,
+                              acts, deltas, deltas_t, G, P, state)
+        if apply_update:
+            counters[STEP] += 1
+
+
+@parallel_kernel
+def forward_batches(X, Y, P, layers, slope, out_code, loss_code, capacity, plan, parallel, with_loss,
+                    acts, logits, deltas, targets, loss_parts, totals, out):
+    """Forward pass (and optionally the loss) over all of ``X``, in blocks.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_in)
+    Y : ndarray, shape (n_samples, n_out), or (0, n_out) without loss
+    P, layers, slope, out_code, loss_code
+        As in :func:`train_batches`.
+    capacity : int
+        Rows per block (the workspaces' capacity).
+    plan, parallel
+        Row plan and whether to run chunks in parallel.
+    with_loss : bool
+        Accumulate the loss sum into ``totals``.
+    acts, logits, deltas, targets, loss_parts : ndarray
+        Workspaces.
+    totals : ndarray, shape (2,), float64
+        ``[loss sum, samples]`` (output, accumulated).
+    out : ndarray, shape (n_samples, n_out) or (0, 0)
+        Output activations (filled if not empty).
+    """
+    n_samples = X.shape[0]
+    order = np.empty(0, dtype=np.int64)
+    for start in range(0, n_samples, capacity):
+        b = min(capacity, n_samples - start)
+        rows = chunk_rows(b, plan)
+        n_chunks = (b + rows - 1) // rows
+        if parallel and n_chunks > 1:
+            for c in prange(n_chunks):
+                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
+                                            capacity, b, c * rows, min(b, (c + 1) * rows), with_loss, False,
+                                            acts, logits, deltas, targets, out)
+        else:
+            for c in range(n_chunks):
+                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
+                                            capacity, b, c * rows, min(b, (c + 1) * rows), with_loss, False,
+                                            acts, logits, deltas, targets, out)
+        for c in range(n_chunks):
+            totals[LOSS_SUM] += loss_parts[c]
+        totals[SAMPLES] += b

@@ -1,0 +1,101 @@
+"""Gradient checking: backprop gradients against float64 central differences."""
+import numpy as np
+
+from .layout import B_OFF, W_OFF
+
+# Relative error = |analytic − numeric| / max(|analytic|, |numeric|, FLOOR):
+# the floor keeps round-off on gradients that are (nearly) zero from reading as
+# a large relative error.
+FLOOR = 1e-6
+
+
+class GradientCheck:
+    """Result of :func:`gradcheck`.
+
+    Attributes
+    ----------
+    layers : list of dict
+        Per layer: ``weights`` and ``bias`` (None without bias), each the
+        largest relative error over the checked entries, and ``checked``
+        (how many parameters were perturbed).
+    max_error : float
+        The largest relative error over all layers.
+    """
+
+    def __init__(self, layers):
+        self.layers = layers
+        errors = [v for layer in layers for v in (layer["weights"], layer["bias"]) if v is not None]
+        self.max_error = max(errors) if errors else 0.0
+
+    def __repr__(self):
+        lines = ["layer  max rel. error dW  max rel. error db  checked"]
+        for l, layer in enumerate(self.layers, 1):
+            db = "-" if layer["bias"] is None else f"{layer['bias']:.3e}"
+            lines.append(f"{l:>5}  {layer['weights']:>17.3e}  {db:>17}  {layer['checked']:>7}")
+        lines.append(f"max relative error: {self.max_error:.3e}")
+        return "\n".join(lines)
+
+
+def gradcheck(net, X, Y, epsilon=1e-6, max_checks=None, seed=0):
+    """Compare every backprop gradient with float64 central differences.
+
+    The network is copied to float64 (``net`` itself is not changed); for each
+    parameter ``θ`` the numeric gradient is
+    ``(L(θ + ε) − L(θ − ε)) / 2ε`` of the batch-mean loss.
+
+    Parameters
+    ----------
+    net : Network
+    X, Y : array-like
+        A (small) batch.
+    epsilon : float
+        Perturbation.
+    max_checks : int, optional
+        Check at most this many randomly chosen entries per weight matrix
+        (all entries by default; every bias entry is always checked).
+    seed : int
+        Seeds the choice of entries when ``max_checks`` is set.
+
+    Returns
+    -------
+    GradientCheck
+        Largest relative error per layer; ``print`` it for a table.
+    """
+    from .network import Network
+
+    twin = Network(net.sizes, activation=net.activations, output=net.output, loss=net.loss_name,
+                   dtype=np.float64, bias=net.bias, weights=net.weights,
+                   biases=net.biases if net.bias else None, leaky_slope=net.leaky_slope)
+    X2, Y2 = twin._check_data(X, Y)
+    analytic = twin.gradients(X2, Y2)
+    rng = np.random.default_rng(seed)
+    P = twin.parameters
+    n = X2.shape[0]
+
+    def numeric(index):
+        saved = P[index]
+        P[index] = saved + epsilon
+        up = twin._forward_pass(X2, Y2)[1] / n
+        P[index] = saved - epsilon
+        down = twin._forward_pass(X2, Y2)[1] / n
+        P[index] = saved
+        return (up - down) / (2 * epsilon)
+
+    layers = []
+    for l, grad in enumerate(analytic):
+        offset = int(twin._layers[l, W_OFF])
+        dW = grad.dW.ravel()
+        idx = np.arange(dW.size)
+        if max_checks is not None and dW.size > max_checks:
+            idx = rng.choice(dW.size, size=max_checks, replace=False)
+        w_err = max((_relative(dW[i], numeric(offset + i)) for i in idx), default=0.0)
+        b_err = None
+        if grad.db is not None:
+            b_offset = int(twin._layers[l, B_OFF])
+            b_err = max((_relative(grad.db[j], numeric(b_offset + j)) for j in range(grad.db.size)), default=0.0)
+        layers.append({"weights": w_err, "bias": b_err, "checked": int(idx.size + (0 if grad.db is None else grad.db.size))})
+    return GradientCheck(layers)
+
+
+def _relative(exact, approx):
+    return abs(exact - approx) / max(abs(exact), abs(approx), FLOOR)

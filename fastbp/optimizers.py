@@ -1,0 +1,310 @@
+"""Optimizers: their hyperparameters, their state, and the in-place update kernel.
+
+An optimizer object holds its hyperparameters and, once bound to a network, its
+state: flat arrays as long as the parameter vector, allocated once and updated
+in place by :func:`update_range` inside the compiled training step.  The
+formulas are PyTorch's (``torch.optim``), so trajectories can be compared:
+
+* SGD:      ``g = ∇ + wd·θ``; with momentum ``μ``: ``v = μ v + g`` and
+  ``g = v`` (or ``g + μ v`` with Nesterov); ``θ -= lr · g``.
+* RMSProp:  ``g = ∇ + wd·θ``; ``s = ρ s + (1-ρ) g²``; (centered:
+  ``ḡ = ρ ḡ + (1-ρ) g``, ``s̃ = s - ḡ²``); ``d = √s̃ + ε``; with momentum
+  ``v = μ v + g/d``, ``θ -= lr·v``, else ``θ -= lr·g/d``.
+* Adam:     ``g = ∇ + wd·θ``; ``m = β₁m + (1-β₁)g``; ``v = β₂v + (1-β₂)g²``;
+  ``θ -= (lr/(1-β₁ᵗ)) · m / (√v/√(1-β₂ᵗ) + ε)``.
+* AdamW:    Adam with ``wd = 0`` after the decoupled decay ``θ *= 1 - lr·wd``.
+"""
+import math
+import weakref
+
+import numpy as np
+
+from ._jit import cast_like, kernel
+from .schedules import as_schedule
+
+SGD_CODE, RMSPROP_CODE, ADAM_CODE, ADAMW_CODE = range(4)
+
+# Layout of the float64 ``hyper`` array each optimizer hands the kernels.
+LR, H1, H2, H3, H4, H5 = range(6)
+# Layout of the per-step float64 ``step_scalars`` array.
+STEP_LR, BIAS_CORRECTION1, BIAS_CORRECTION2 = range(3)
+
+
+def _number(name, value, low=None, low_open=False, high=None, high_open=False):
+    """Validate a real hyperparameter and return it as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class of fastbp optimizers.
+
+    Subclasses define ``code``, ``n_state`` (state vectors needed) and
+    :meth:`hyperparameters`.  The state is allocated on first use with a
+    network and kept across ``fit`` calls, so training continues where it
+    stopped (warm start).
+    """
+
+    code = -1
+    n_state = 1
+
+    def __init__(self, lr, schedule=None):
+        self.lr = _number("lr", lr, low=0.0, low_open=True)
+        self.schedule = as_schedule(schedule)
+        self.state = None  # ndarray (n_state, n_params) once bound
+        self.steps = 0  # updates applied so far (Adam's t)
+        self._owner = None
+
+    def hyperparameters(self):
+        """Float64 array ``[lr, h1, ..., h5]`` read by :func:`update_range`."""
+        raise NotImplementedError
+
+    def bind(self, n_params, dtype, owner):
+        """Allocate the state for a parameter vector (once per network).
+
+        Raises ``ValueError`` if the optimizer already holds the state of
+        another live network: sharing state would corrupt both.
+        """
+        current = self._owner() if self._owner is not None else None
+        if current is not None and current is not owner:
+            raise ValueError(
+                "this optimizer already holds the state of another network; "
+                "create one optimizer per network"
+            )
+        if self.state is None or self.state.shape != (self.n_state, n_params) or self.state.dtype != dtype:
+            self.state = np.zeros((self.n_state, n_params), dtype=dtype)
+            self.steps = 0
+        self._owner = weakref.ref(owner)
+
+    def __getstate__(self):
+        state = dict(vars(self))
+        state["_owner"] = None  # a weak reference cannot be pickled
+        return state
+
+    def reset(self):
+        """Forget the state (moments, momentum buffers, step count)."""
+        if self.state is not None:
+            self.state[...] = 0
+        self.steps = 0
+
+    def __repr__(self):
+        fields = {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("state", "steps")}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    Parameters
+    ----------
+    lr : float > 0
+        Learning rate ``α`` (tutorial 000: ``W := W − α dW``).
+    momentum : float in [0, 1)
+    nesterov : bool
+        Nesterov momentum (needs ``momentum > 0``).
+    weight_decay : float >= 0
+        L2 penalty added to the gradient (``∇ + wd·θ``).
+    schedule : Schedule, optional
+        Learning-rate schedule (see :mod:`fastbp.schedules`).
+    """
+
+    code = SGD_CODE
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, schedule=None):
+        super().__init__(lr, schedule)
+        self.momentum = _number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.nesterov = bool(nesterov)
+        self.weight_decay = _number("weight_decay", weight_decay, low=0.0)
+
+    def hyperparameters(self):
+        return np.array([self.lr, self.momentum, float(self.nesterov), self.weight_decay, 0.0, 0.0])
+
+
+class RMSProp(Optimizer):
+    """RMSProp (PyTorch's ``RMSprop``; ``rho`` is its ``alpha``).
+
+    Parameters
+    ----------
+    lr : float > 0
+    rho : float in [0, 1)
+        Decay of the running mean of squared gradients.
+    eps : float > 0
+        Added to the root mean square (outside the square root).
+    weight_decay : float >= 0
+    momentum : float in [0, 1)
+    centered : bool
+        Normalise by the centred (variance) estimate.
+    schedule : Schedule, optional
+    """
+
+    code = RMSPROP_CODE
+    n_state = 3
+
+    def __init__(self, lr=0.001, rho=0.9, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, schedule=None):
+        super().__init__(lr, schedule)
+        self.rho = _number("rho", rho, low=0.0, high=1.0, high_open=True)
+        self.eps = _number("eps", eps, low=0.0, low_open=True)
+        self.weight_decay = _number("weight_decay", weight_decay, low=0.0)
+        self.momentum = _number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        if not isinstance(centered, (bool, np.bool_)):
+            raise TypeError(f"centered must be a bool, got {centered!r}")
+        self.centered = bool(centered)
+
+    def hyperparameters(self):
+        return np.array([self.lr, self.rho, self.eps, self.weight_decay, self.momentum, float(self.centered)])
+
+
+class Adam(Optimizer):
+    """Adam, with L2 weight decay added to the gradient.
+
+    Parameters
+    ----------
+    lr : float > 0
+    beta1, beta2 : float in [0, 1)
+        Decay rates of the first and second moment estimates.
+    eps : float > 0
+    weight_decay : float >= 0
+        L2 penalty added to the gradient (use :class:`AdamW` for decoupled
+        decay).
+    schedule : Schedule, optional
+    """
+
+    code = ADAM_CODE
+    n_state = 2
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, schedule=None):
+        super().__init__(lr, schedule)
+        self.beta1 = _number("beta1", beta1, low=0.0, high=1.0, high_open=True)
+        self.beta2 = _number("beta2", beta2, low=0.0, high=1.0, high_open=True)
+        self.eps = _number("eps", eps, low=0.0, low_open=True)
+        self.weight_decay = _number("weight_decay", weight_decay, low=0.0)
+
+    def hyperparameters(self):
+        return np.array([self.lr, self.beta1, self.beta2, self.eps, self.weight_decay, 0.0])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``θ *= 1 − lr·wd`` before the step.
+
+    Same parameters as :class:`Adam`; ``weight_decay`` defaults to 0.01 as in
+    PyTorch.
+    """
+
+    code = ADAMW_CODE
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, schedule=None):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, schedule)
+
+
+@kernel
+def prepare_step(code, hyper, lr, step, step_scalars):
+    """Fill ``step_scalars`` for update number ``step`` (1-based) at rate ``lr``."""
+    step_scalars[STEP_LR] = lr
+    if code == ADAM_CODE or code == ADAMW_CODE:
+        step_scalars[BIAS_CORRECTION1] = 1.0 - hyper[H1] ** step
+        step_scalars[BIAS_CORRECTION2] = 1.0 - hyper[H2] ** step
+    else:
+        step_scalars[BIAS_CORRECTION1] = 1.0
+        step_scalars[BIAS_CORRECTION2] = 1.0
+
+
+@kernel
+def update_range(code, hyper, step_scalars, G, p0, p1, P, state):
+    """Apply one optimizer step to parameters ``P[p0:p1]`` in place.
+
+    Parameters
+    ----------
+    code : int
+        Optimizer code (``SGD_CODE`` ...).
+    hyper : ndarray, shape (6,), float64
+        ``Optimizer.hyperparameters()``.
+    step_scalars : ndarray, shape (3,), float64
+        This step's learning rate and Adam's bias corrections
+        (:func:`prepare_step`).
+    G : ndarray, shape (n_params,)
+        Gradient of the batch-mean loss.
+    p0, p1 : int
+        Parameter range.
+    P : ndarray, shape (n_params,)
+        Parameters, updated in place.
+    state : ndarray, shape (n_state, n_params)
+        Optimizer state, updated in place.
+    """
+    lr = cast_like(P, step_scalars[STEP_LR])
+    one = cast_like(P, 1.0)
+    if code == SGD_CODE:
+        momentum = cast_like(P, hyper[H1])
+        nesterov = hyper[H2] != 0.0
+        wd = cast_like(P, hyper[H3])
+        velocity = state[0]
+        if momentum == 0:
+            for i in range(p0, p1):
+                P[i] -= lr * (G[i] + wd * P[i])
+        else:
+            for i in range(p0, p1):
+                g = G[i] + wd * P[i]
+                v = momentum * velocity[i] + g
+                velocity[i] = v
+                if nesterov:
+                    g = g + momentum * v
+                else:
+                    g = v
+                P[i] -= lr * g
+    elif code == RMSPROP_CODE:
+        rho = cast_like(P, hyper[H1])
+        eps = cast_like(P, hyper[H2])
+        wd = cast_like(P, hyper[H3])
+        momentum = cast_like(P, hyper[H4])
+        centered = hyper[H5] != 0.0
+        square_avg = state[0]
+        velocity = state[1]
+        grad_avg = state[2]
+        for i in range(p0, p1):
+            g = G[i] + wd * P[i]
+            s = rho * square_avg[i] + (one - rho) * g * g
+            square_avg[i] = s
+            if centered:
+                m = rho * grad_avg[i] + (one - rho) * g
+                grad_avg[i] = m
+                s = s - m * m
+            d = np.sqrt(s) + eps
+            if momentum != 0:
+                v = momentum * velocity[i] + g / d
+                velocity[i] = v
+                P[i] -= lr * v
+            else:
+                P[i] -= lr * g / d
+    else:
+        beta1 = cast_like(P, hyper[H1])
+        beta2 = cast_like(P, hyper[H2])
+        eps = cast_like(P, hyper[H3])
+        wd = cast_like(P, hyper[H4])
+        step_size = cast_like(P, step_scalars[STEP_LR] / step_scalars[BIAS_CORRECTION1])
+        root_bc2 = cast_like(P, math.sqrt(step_scalars[BIAS_CORRECTION2]))
+        decoupled = code == ADAMW_CODE
+        decay = one - lr * wd
+        m1 = state[0]
+        m2 = state[1]
+        for i in range(p0, p1):
+            if decoupled:
+                P[i] *= decay
+                g = G[i]
+            else:
+                g = G[i] + wd * P[i]
+            m = beta1 * m1[i] + (one - beta1) * g
+            v = beta2 * m2[i] + (one - beta2) * g * g
+            m1[i] = m
+            m2[i] = v
+            P[i] -= step_size * m / (np.sqrt(v) / root_bc2 + eps)

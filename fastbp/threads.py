@@ -1,0 +1,105 @@
+"""Thread control and the work split of the kernels.
+
+Two thread pools meet in a training step: numba's (``prange``) and OpenBLAS's
+(``np.dot`` inside kernels).  Letting both spin measured ~50x slower on this
+hardware, so fastbp pins BLAS to one thread while its kernels run and
+parallelises with ``prange`` over fixed chunks, each chunk one BLAS call.
+
+The chunks depend on the shapes and on the machine's maximum thread count
+(``numba.config.NUMBA_NUM_THREADS``), never on how many threads are active, so
+results are bit-identical whatever ``n_threads`` is.
+"""
+import contextlib
+import math
+
+import numba
+import numpy as np
+
+# A parallel region costs ~1 µs to enter with the omp layer; a chunk must carry
+# well over that much work (in floating-point operations) to pay for itself.
+MIN_CHUNK_FLOPS = 1 << 16
+
+_controller = None
+
+
+def max_threads():
+    """Most threads fastbp kernels can use on this machine."""
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def check_n_threads(n_threads):
+    """Validate ``n_threads`` (None means all) and return it as an int."""
+    limit = max_threads()
+    if n_threads is None:
+        return limit
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)):
+        raise TypeError(f"n_threads must be an int or None, got {type(n_threads).__name__}")
+    if not 1 <= n_threads <= limit:
+        raise ValueError(f"n_threads must be between 1 and {limit} (NUMBA_NUM_THREADS), got {n_threads}")
+    return int(n_threads)
+
+
+def _blas_controller():
+    global _controller
+    if _controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (numba's BLAS: load it so it can be pinned)
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller
+
+
+@contextlib.contextmanager
+def threads(n_threads=None):
+    """Context manager: run fastbp kernels on ``n_threads`` threads.
+
+    Inside it numba uses ``n_threads`` threads (None: all), hands out parallel
+    chunks one at a time (so uneven chunks balance), and BLAS is pinned to one
+    thread.  Everything is restored on exit, also on error.
+
+    Examples
+    --------
+    >>> with fastbp.threads(2):
+    ...     net.fit(X, Y)                                    # doctest: +SKIP
+    """
+    n = check_n_threads(n_threads)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    previous_chunksize = numba.set_parallel_chunksize(1)
+    try:
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            yield n
+    finally:
+        numba.set_parallel_chunksize(previous_chunksize)
+        numba.set_num_threads(previous)
+
+
+def row_plan(layers):
+    """``[max_chunks, min_rows]``: how a batch is split into row chunks.
+
+    Parameters
+    ----------
+    layers : ndarray, shape (L, 7), int64
+        Layer table.
+    """
+    macs = int(np.sum(layers[:, 0] * layers[:, 1]))
+    flops_per_row = 4 * macs  # forward and the δ recursion
+    min_rows = max(1, math.ceil(MIN_CHUNK_FLOPS / max(flops_per_row, 1)))
+    return np.array([max_threads(), min_rows], dtype=np.int64)
+
+
+def gradient_tasks(layers, capacity):
+    """Split the weight-gradient + update work into ``(layer, j0, j1)`` tasks.
+
+    Each layer's rows are split in up to ``max_threads()`` pieces, fewer when a
+    piece would carry less than ``MIN_CHUNK_FLOPS``.
+    """
+    tasks = []
+    for l, (n_in, n_out) in enumerate(layers[:, :2]):
+        work = (2 * capacity + 8) * n_in * n_out
+        pieces = int(min(max_threads(), n_out, max(1, work // MIN_CHUNK_FLOPS)))
+        bounds = np.linspace(0, n_out, pieces + 1).round().astype(np.int64)
+        tasks.extend((l, j0, j1) for j0, j1 in zip(bounds[:-1], bounds[1:]) if j1 > j0)
+    # Largest tasks first, so dynamic scheduling balances them.
+    tasks.sort(key=lambda t: -(t[2] - t[1]) * layers[t[0], 0])
+    return np.array(tasks, dtype=np.int64).reshape(-1, 3)
