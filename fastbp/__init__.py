@@ -8,7 +8,7 @@ from .gradcheck import gradcheck
 from .network import LayerGradient, Network
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
 from .schedules import Constant, Cosine, Exponential, StepDecay
-from .threads import threads
+from .parallel import threads
 from .training import History
 
 __version__ = "0.1.0"

@@ -3,7 +3,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import _rng, threads as _threads
+from . import _rng, parallel
 from ._validation import as_real_array, check_choice, check_finite, check_inputs, check_targets
 from .activations import ACTIVATION_NAMES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .epoch import LOSS_SUM, STATUS, forward_batches, train_batches
@@ -201,7 +201,7 @@ class Network:
                 self._workspaces.pop(next(iter(self._workspaces)))
             size = workspace_size(self._layers, capacity)
             n_out = self.n_outputs
-            plan = _threads.row_plan(self._layers)
+            plan = parallel.row_plan(self._layers)
             ws = dict(
                 acts=np.zeros(size, self.dtype),
                 logits=np.zeros(capacity * n_out, self.dtype),
@@ -213,7 +213,7 @@ class Network:
                 step_scalars=np.zeros(3, np.float64),
                 G=np.zeros(self._P.size, self.dtype),
                 plan=plan,
-                tasks=_threads.gradient_tasks(self._layers, capacity),
+                tasks=parallel.gradient_tasks(self._layers, capacity),
             )
             self._workspaces[capacity] = ws
         return ws
@@ -228,7 +228,7 @@ class Network:
         if Y is None:
             Y = np.empty((0, self.n_outputs), dtype=self.dtype)
         ws["totals"][:] = 0
-        with _threads.threads(n_threads) as used:
+        with parallel.threads(n_threads) as used:
             forward_batches(X, Y, self._P, self._layers, self.leaky_slope, self._out_code, self._loss_code,
                             capacity, ws["plan"], used > 1, with_loss, ws["acts"], ws["logits"],
                             ws["deltas"], ws["targets"], ws["loss_parts"], ws["totals"], out)
@@ -321,7 +321,7 @@ class Network:
         ws = self._workspace(n)
         counters = np.zeros(3, np.int64)
         no_state = np.zeros((1, self._P.size), self.dtype)
-        with _threads.threads(n_threads) as used:
+        with parallel.threads(n_threads) as used:
             train_batches(X2, Y2, n, 0, 1, False, False, self._layers, self.leaky_slope, self._out_code,
                           self._loss_code, 0, np.zeros(6), np.zeros(3), ws["plan"], ws["tasks"], used > 1,
                           np.empty(0, np.int64), self._rng_state.copy(), self._P, no_state, counters,

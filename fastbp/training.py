@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import threads as _threads
+from . import parallel
 from ._validation import check_choice, check_int
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, OK, SAMPLES, STATUS, STEP, train_batches
 from .optimizers import SGD, Optimizer
@@ -205,7 +205,7 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
     snapshot = _Snapshot(net, optimizer)
     net._counters[STATUS] = OK
     try:
-        with _threads.threads(n_threads) as used:
+        with parallel.threads(n_threads) as used:
             for _ in range(epochs):
                 snapshot.take()
                 totals = ws["totals"]
