@@ -154,6 +154,10 @@ def train_batches(X, Y, batch_size, first_batch, n_batches, shuffle, apply_updat
     """
     n_samples = X.shape[0]
     if first_batch == 0 and shuffle:
+        # Restart from the identity so that an epoch's order depends only on
+        # the generator state (a saved and reloaded model resumes exactly).
+        for i in range(order.shape[0]):
+            order[i] = i
         shuffle_in_place(order, rng_state)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_out = np.empty((0, 0), dtype=P.dtype)
