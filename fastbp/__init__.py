@@ -5,6 +5,7 @@ updates) are numba kernels; :class:`Network` validates input, owns the buffers
 and calls them.  Nothing is compiled at import.
 """
 from .gradcheck import gradcheck
+from .io import load
 from .network import LayerGradient, Network
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
 from .schedules import Constant, Cosine, Exponential, StepDecay
@@ -14,7 +15,7 @@ from .training import History
 __version__ = "0.1.0"
 
 __all__ = [
-    "Network", "LayerGradient", "History", "gradcheck", "threads",
+    "Network", "LayerGradient", "History", "gradcheck", "threads", "load",
     "Optimizer", "SGD", "RMSProp", "Adam", "AdamW",
     "Constant", "StepDecay", "Exponential", "Cosine",
 ]

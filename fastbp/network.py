@@ -188,9 +188,30 @@ class Network:
         return self.sizes[-1]
 
     def __repr__(self):
-        hidden = self.activations[0] if len(set(self.activations)) == 1 else list(self.activations)
-        return (f"Network({self.sizes}, activation={hidden!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, dtype={np.dtype(self.dtype).name}, bias={self.bias})")
+        from .summary import network_repr
+
+        return network_repr(self)
+
+    def summary(self):
+        """A table of the layers (shape, activation, parameters), totals, dtype and loss."""
+        from .summary import summary
+
+        return summary(self)
+
+    def graph(self):
+        """The computation graph as text, in the form of tutorial 003, with shapes."""
+        from .summary import graph
+
+        return graph(self)
+
+    def save(self, path):
+        """Save architecture, parameters and optimizer state to ``path`` (``.npz``).
+
+        See :func:`fastbp.io.save`; reload with :func:`fastbp.load`.
+        """
+        from .io import save
+
+        save(self, path)
 
     # ------------------------------------------------------------- workspaces
     def _workspace(self, capacity):
