@@ -123,3 +123,20 @@ def check_choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Validate per-sample weights; return a (n_samples,) array, or (0,) for None."""
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    w = as_real_array(sample_weight, "sample_weight", dtype)
+    if w.ndim == 0:
+        w = np.full(n_samples, w, dtype=dtype)
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per sample, got {w.shape}")
+    check_finite(w, "sample_weight")
+    if w.min() < 0:
+        raise ValueError("sample_weight must be >= 0")
+    if not w.any():
+        raise ValueError("sample_weight is zero for every sample: nothing to learn from")
+    return w

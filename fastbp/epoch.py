@@ -38,14 +38,16 @@ def chunk_rows(b, plan):
 
 
 @kernel
-def batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code, capacity, b, r0, r1,
-                with_loss, with_backward, acts, logits, deltas, targets, out):
+def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, loss_code, capacity, b, r0, r1,
+                scale, with_loss, with_backward, acts, logits, deltas, targets, row_weights, out):
     """Rows ``r0:r1`` of the batch starting at ``start``: forward, loss, δ.
 
     Parameters
     ----------
     X : ndarray, shape (n_samples, n_in)
     Y : ndarray, shape (n_samples, n_out) or (0, n_out) when ``with_loss`` is False
+    sample_weight : ndarray, shape (n_samples,) or (0,)
+        Per-sample weights; empty means unweighted.
     order : ndarray, shape (n_samples,) or (0,), int64
         Sample order; empty means ``start, start + 1, ...``.
     start : int
@@ -54,9 +56,11 @@ def batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code, capac
         Parameters, layer table, leaky slope, output and loss codes.
     capacity, b, r0, r1 : int
         Workspace capacity, batch rows, and this chunk's rows.
+    scale : float
+        ``1 / (batch weight)``: δ is the gradient of the batch's mean loss.
     with_loss, with_backward : bool
         Compute the loss and output δ; also the δ recursion.
-    acts, logits, deltas, targets : ndarray
+    acts, logits, deltas, targets, row_weights : ndarray
         Workspaces (outputs).
     out : ndarray, shape (n_samples, n_out) or (0, 0)
         If not empty, receives the output activations of these rows.
@@ -71,11 +75,14 @@ def batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code, capac
     n_out = layers[last, N_OUT]
     X_batch = region(acts, capacity, 0, b, n_in)
     T = region(targets, capacity, 0, b, n_out)
+    weighted = sample_weight.shape[0] > 0
     for i in range(r0, r1):
         src = start + i if order.shape[0] == 0 else order[start + i]
         X_batch[i, :] = X[src]
         if with_loss:
             T[i, :] = Y[src]
+            if weighted:
+                row_weights[i] = sample_weight[src]
     forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits)
     A_out = region(acts, capacity, layers[last, ROW_OUT], b, n_out)
     if out.shape[0] > 0:
@@ -85,7 +92,8 @@ def batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code, capac
         return 0.0
     Z = region(logits, capacity, 0, b, n_out)
     D = region(deltas, capacity, layers[last, ROW_OUT], b, n_out)
-    loss = output_delta_rows(Z, A_out, T, r0, r1, out_code, loss_code, 1.0 / b, D)
+    weights = row_weights if weighted else row_weights[:0]
+    loss = output_delta_rows(Z, A_out, T, weights, r0, r1, out_code, loss_code, scale, D)
     if with_backward:
         backprop_rows(P, layers, slope, capacity, b, r0, r1, acts, deltas)
     return loss
@@ -109,17 +117,20 @@ def gradient_task(task, tasks, layers, capacity, b, apply_update, opt_code, hype
 
 
 @parallel_kernel
-def train_batches(X, Y, batch_size, first_batch, n_batches, shuffle, apply_update,
+def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuffle, apply_update,
                   layers, slope, out_code, loss_code, opt_code, hyper, schedule,
                   plan, tasks, parallel,
                   order, rng_state, P, state, counters, totals,
-                  acts, logits, deltas, deltas_t, targets, G, loss_parts, step_scalars):
+                  acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars):
     """Run batches ``first_batch ... first_batch + n_batches - 1`` of an epoch.
 
     Parameters
     ----------
     X : ndarray, shape (n_samples, n_in), C-contiguous
     Y : ndarray, shape (n_samples, n_out), C-contiguous, dtype of X
+    sample_weight : ndarray, shape (n_samples,) or (0,), dtype of X
+        Per-sample weights (empty: unweighted).  A batch's loss is
+        ``Σ w·loss / Σ w``; a batch whose weights are all zero is skipped.
     batch_size : int
         Rows per batch; the last batch of the epoch may be smaller (it is
         used, not dropped).
@@ -149,7 +160,7 @@ def train_batches(X, Y, batch_size, first_batch, n_batches, shuffle, apply_updat
         batch's loss is NaN or infinite.
     totals : ndarray, shape (2,), float64
         ``[loss sum, samples]`` accumulated over the batches run.
-    acts, logits, deltas, deltas_t, targets, G, loss_parts, step_scalars
+    acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars
         Preallocated workspaces.
     """
     n_samples = X.shape[0]
@@ -165,18 +176,26 @@ def train_batches(X, Y, batch_size, first_batch, n_batches, shuffle, apply_updat
     for k in range(first_batch, first_batch + n_batches):
         start = k * batch_size
         b = min(batch_size, n_samples - start)
+        weight = float(b)
+        if sample_weight.shape[0] > 0:
+            weight = 0.0
+            for i in range(start, start + b):
+                weight += sample_weight[i if order.shape[0] == 0 else order[i]]
+            if weight == 0.0:
+                continue
+        scale = 1.0 / weight
         rows = chunk_rows(b, plan)
         n_chunks = (b + rows - 1) // rows
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
-                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
-                                            batch_size, b, c * rows, min(b, (c + 1) * rows), True, True,
-                                            acts, logits, deltas, targets, no_out)
+                loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
+                                            loss_code, batch_size, b, c * rows, min(b, (c + 1) * rows), scale,
+                                            True, True, acts, logits, deltas, targets, row_weights, no_out)
         else:
             for c in range(n_chunks):
-                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
-                                            batch_size, b, c * rows, min(b, (c + 1) * rows), True, True,
-                                            acts, logits, deltas, targets, no_out)
+                loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
+                                            loss_code, batch_size, b, c * rows, min(b, (c + 1) * rows), scale,
+                                            True, True, acts, logits, deltas, targets, row_weights, no_out)
         loss = 0.0
         for c in range(n_chunks):
             loss += loss_parts[c]
@@ -184,7 +203,7 @@ def train_batches(X, Y, batch_size, first_batch, n_batches, shuffle, apply_updat
             counters[STATUS] = NON_FINITE_LOSS
             return
         totals[LOSS_SUM] += loss
-        totals[SAMPLES] += b
+        totals[SAMPLES] += weight
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         if parallel and n_tasks > 1:
             for t in prange(n_tasks):
@@ -199,14 +218,16 @@ def train_batches(X, Y, batch_size, first_batch, n_batches, shuffle, apply_updat
 
 
 @parallel_kernel
-def forward_batches(X, Y, P, layers, slope, out_code, loss_code, capacity, plan, parallel, with_loss,
-                    acts, logits, deltas, targets, loss_parts, totals, out):
+def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, capacity, plan, parallel, with_loss,
+                    acts, logits, deltas, targets, row_weights, loss_parts, totals, out):
     """Forward pass (and optionally the loss) over all of ``X``, in blocks.
 
     Parameters
     ----------
     X : ndarray, shape (n_samples, n_in)
     Y : ndarray, shape (n_samples, n_out), or (0, n_out) without loss
+    sample_weight : ndarray, shape (n_samples,) or (0,)
+        Per-sample weights of the loss (empty: unweighted).
     P, layers, slope, out_code, loss_code
         As in :func:`train_batches`.
     capacity : int
@@ -214,11 +235,11 @@ def forward_batches(X, Y, P, layers, slope, out_code, loss_code, capacity, plan,
     plan, parallel
         Row plan and whether to run chunks in parallel.
     with_loss : bool
-        Accumulate the loss sum into ``totals``.
-    acts, logits, deltas, targets, loss_parts : ndarray
+        Accumulate the (weighted) loss sum into ``totals``.
+    acts, logits, deltas, targets, row_weights, loss_parts : ndarray
         Workspaces.
     totals : ndarray, shape (2,), float64
-        ``[loss sum, samples]`` (output, accumulated).
+        ``[loss sum, total weight]`` (output, accumulated).
     out : ndarray, shape (n_samples, n_out) or (0, 0)
         Output activations (filled if not empty).
     """
@@ -230,14 +251,18 @@ def forward_batches(X, Y, P, layers, slope, out_code, loss_code, capacity, plan,
         n_chunks = (b + rows - 1) // rows
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
-                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
-                                            capacity, b, c * rows, min(b, (c + 1) * rows), with_loss, False,
-                                            acts, logits, deltas, targets, out)
+                loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
+                                            loss_code, capacity, b, c * rows, min(b, (c + 1) * rows), 1.0,
+                                            with_loss, False, acts, logits, deltas, targets, row_weights, out)
         else:
             for c in range(n_chunks):
-                loss_parts[c] = batch_chunk(X, Y, order, start, P, layers, slope, out_code, loss_code,
-                                            capacity, b, c * rows, min(b, (c + 1) * rows), with_loss, False,
-                                            acts, logits, deltas, targets, out)
+                loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
+                                            loss_code, capacity, b, c * rows, min(b, (c + 1) * rows), 1.0,
+                                            with_loss, False, acts, logits, deltas, targets, row_weights, out)
         for c in range(n_chunks):
             totals[LOSS_SUM] += loss_parts[c]
-        totals[SAMPLES] += b
+        if sample_weight.shape[0] > 0:
+            for i in range(start, start + b):
+                totals[SAMPLES] += sample_weight[i]
+        else:
+            totals[SAMPLES] += b

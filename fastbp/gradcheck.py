@@ -3,10 +3,13 @@ import numpy as np
 
 from .layout import B_OFF, W_OFF
 
-# Relative error = |analytic − numeric| / max(|analytic|, |numeric|, FLOOR):
-# the floor keeps round-off on gradients that are (nearly) zero from reading as
-# a large relative error.
-FLOOR = 1e-6
+# Relative error of an entry = |analytic − numeric| / max(|analytic|, |numeric|,
+# floor), floor = max(RELATIVE_FLOOR · largest |gradient| of the layer,
+# ABSOLUTE_FLOOR): central differences carry ~1e-10 of absolute round-off, which
+# would otherwise read as a large relative error on entries that are (nearly)
+# zero next to the rest of the layer.
+RELATIVE_FLOOR = 1e-3
+ABSOLUTE_FLOOR = 1e-8
 
 
 class GradientCheck:
@@ -59,7 +62,10 @@ def gradcheck(net, X, Y, epsilon=1e-6, max_checks=None, seed=0):
     Returns
     -------
     GradientCheck
-        Largest relative error per layer; ``print`` it for a table.
+        Largest relative error per layer; ``print`` it for a table.  The
+        relative error of an entry is ``|a − n| / max(|a|, |n|, floor)`` with
+        ``floor = max(1e-3 · (largest |gradient| of the layer), 1e-8)``, so
+        that round-off on negligible entries does not read as an error.
     """
     from .network import Network
 
@@ -70,14 +76,13 @@ def gradcheck(net, X, Y, epsilon=1e-6, max_checks=None, seed=0):
     analytic = twin.gradients(X2, Y2)
     rng = np.random.default_rng(seed)
     P = twin.parameters
-    n = X2.shape[0]
 
     def numeric(index):
         saved = P[index]
         P[index] = saved + epsilon
-        up = twin._forward_pass(X2, Y2)[1] / n
+        up = twin._forward_pass(X2, Y2)[1]
         P[index] = saved - epsilon
-        down = twin._forward_pass(X2, Y2)[1] / n
+        down = twin._forward_pass(X2, Y2)[1]
         P[index] = saved
         return (up - down) / (2 * epsilon)
 
@@ -88,14 +93,17 @@ def gradcheck(net, X, Y, epsilon=1e-6, max_checks=None, seed=0):
         idx = np.arange(dW.size)
         if max_checks is not None and dW.size > max_checks:
             idx = rng.choice(dW.size, size=max_checks, replace=False)
-        w_err = max((_relative(dW[i], numeric(offset + i)) for i in idx), default=0.0)
+        scale = np.abs(dW).max() if grad.db is None else max(np.abs(dW).max(), np.abs(grad.db).max())
+        floor = max(RELATIVE_FLOOR * scale, ABSOLUTE_FLOOR)
+        w_err = max((_relative(dW[i], numeric(offset + i), floor) for i in idx), default=0.0)
         b_err = None
         if grad.db is not None:
             b_offset = int(twin._layers[l, B_OFF])
-            b_err = max((_relative(grad.db[j], numeric(b_offset + j)) for j in range(grad.db.size)), default=0.0)
+            b_err = max((_relative(grad.db[j], numeric(b_offset + j), floor) for j in range(grad.db.size)),
+                        default=0.0)
         layers.append({"weights": w_err, "bias": b_err, "checked": int(idx.size + (0 if grad.db is None else grad.db.size))})
     return GradientCheck(layers)
 
 
-def _relative(exact, approx):
-    return abs(exact - approx) / max(abs(exact), abs(approx), FLOOR)
+def _relative(exact, approx, floor):
+    return abs(exact - approx) / max(abs(exact), abs(approx), floor)

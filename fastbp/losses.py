@@ -27,8 +27,8 @@ REQUIRED_OUTPUT = {"mse": None, "binary_cross_entropy": "sigmoid", "cross_entrop
 
 
 @kernel
-def output_delta_rows(Z, A, T, r0, r1, out_code, loss_code, scale, D):
-    """Loss of rows ``r0:r1`` and their output δ = ``scale · ∂loss/∂z``.
+def output_delta_rows(Z, A, T, weights, r0, r1, out_code, loss_code, scale, D):
+    """Weighted loss of rows ``r0:r1`` and their output δ = ``scale · w · ∂loss/∂z``.
 
     Parameters
     ----------
@@ -38,28 +38,33 @@ def output_delta_rows(Z, A, T, r0, r1, out_code, loss_code, scale, D):
         Output activations ``f(Z)``.
     T : ndarray, shape (batch, n_out)
         Targets (one-hot rows for cross-entropy).
+    weights : ndarray, shape (batch,) or (0,)
+        Per-sample weights of the rows; empty means all 1.
     r0, r1 : int
         Row range.
     out_code, loss_code : int
         Output activation and loss codes.
     scale : float
-        ``1 / batch``: δ is the gradient of the *mean* loss over the batch.
+        ``1 / Σ weights`` (``1 / batch`` unweighted): δ is the gradient of the
+        (weighted) *mean* loss over the batch.
     D : ndarray, shape (batch, n_out)
         Output: δ of the output layer for rows ``r0:r1``.
 
     Returns
     -------
     float
-        The sum over rows ``r0:r1`` of the per-sample loss, accumulated in
-        float64 whatever the dtype.
+        The weighted sum over rows ``r0:r1`` of the per-sample loss,
+        accumulated in float64 whatever the dtype.
     """
     n = Z.shape[1]
     s = cast_like(D, scale)
     zero = cast_like(D, 0.0)
+    weighted = weights.shape[0] > 0
     total = 0.0
     for i in range(r0, r1):
+        w = weights[i] if weighted else cast_like(D, 1.0)
+        sample = 0.0
         if loss_code == MSE:
-            sample = 0.0
             for j in range(n):
                 g = A[i, j] - T[i, j]
                 sample += 0.5 * float(g) * float(g)
@@ -74,12 +79,11 @@ def output_delta_rows(Z, A, T, r0, r1, out_code, loss_code, scale, D):
                     dot += A[i, j] * D[i, j]
                 for j in range(n):
                     D[i, j] = A[i, j] * (D[i, j] - dot)
-            total += sample
         elif loss_code == BINARY_CROSS_ENTROPY:
             for j in range(n):
                 z = float(Z[i, j])
                 y = float(T[i, j])
-                total += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
+                sample += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
                 D[i, j] = A[i, j] - T[i, j]
         else:  # CROSS_ENTROPY with softmax
             m = float(Z[i, 0])
@@ -92,9 +96,11 @@ def output_delta_rows(Z, A, T, r0, r1, out_code, loss_code, scale, D):
                 sum_exp += math.exp(z - m)
                 y_dot_z += float(T[i, j]) * z
                 D[i, j] = A[i, j] - T[i, j]
-            total += m + math.log(sum_exp) - y_dot_z
+            sample = m + math.log(sum_exp) - y_dot_z
+        total += float(w) * sample
+        sw = s * w
         for j in range(n):
-            D[i, j] *= s
+            D[i, j] *= sw
     return total
 
 

@@ -4,9 +4,10 @@ from collections import namedtuple
 import numpy as np
 
 from . import _rng, parallel
-from ._validation import as_real_array, check_choice, check_finite, check_inputs, check_targets
+from ._validation import (as_real_array, check_choice, check_finite, check_inputs, check_sample_weight,
+                          check_targets)
 from .activations import ACTIVATION_NAMES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .epoch import LOSS_SUM, STATUS, forward_batches, train_batches
+from .epoch import LOSS_SUM, SAMPLES, STATUS, forward_batches, train_batches
 from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_OUT, W_OFF, build_layer_table, workspace_size
 from .losses import LOSSES, check_pair
 from .optimizers import SGD
@@ -229,6 +230,7 @@ class Network:
                 deltas=np.zeros(size, self.dtype),
                 deltas_t=np.zeros(size, self.dtype),
                 targets=np.zeros(capacity * n_out, self.dtype),
+                row_weights=np.zeros(capacity, self.dtype),
                 loss_parts=np.zeros(int(plan[0]), np.float64),
                 totals=np.zeros(2, np.float64),
                 step_scalars=np.zeros(3, np.float64),
@@ -239,8 +241,8 @@ class Network:
             self._workspaces[capacity] = ws
         return ws
 
-    def _forward_pass(self, X, Y=None, n_threads=None):
-        """Run :func:`forward_batches`; return (outputs, loss sum)."""
+    def _forward_pass(self, X, Y=None, sample_weight=None, n_threads=None):
+        """Run :func:`forward_batches`; return (outputs, mean loss or nan)."""
         n = X.shape[0]
         capacity = min(n, PREDICT_BLOCK)
         ws = self._workspace(capacity)
@@ -248,12 +250,16 @@ class Network:
         with_loss = Y is not None
         if Y is None:
             Y = np.empty((0, self.n_outputs), dtype=self.dtype)
+        if sample_weight is None:
+            sample_weight = np.empty(0, dtype=self.dtype)
         ws["totals"][:] = 0
         with parallel.threads(n_threads) as used:
-            forward_batches(X, Y, self._P, self._layers, self.leaky_slope, self._out_code, self._loss_code,
-                            capacity, ws["plan"], used > 1, with_loss, ws["acts"], ws["logits"],
-                            ws["deltas"], ws["targets"], ws["loss_parts"], ws["totals"], out)
-        return out, float(ws["totals"][LOSS_SUM])
+            forward_batches(X, Y, sample_weight, self._P, self._layers, self.leaky_slope, self._out_code,
+                            self._loss_code, capacity, ws["plan"], used > 1, with_loss, ws["acts"],
+                            ws["logits"], ws["deltas"], ws["targets"], ws["row_weights"], ws["loss_parts"],
+                            ws["totals"], out)
+        totals = ws["totals"]
+        return out, float(totals[LOSS_SUM] / totals[SAMPLES]) if with_loss else float("nan")
 
     # ---------------------------------------------------------------- public
     def forward(self, X, n_threads=None):
@@ -291,7 +297,7 @@ class Network:
             return labels[..., 0] if self.n_outputs == 1 else labels
         return out
 
-    def loss(self, X, Y, n_threads=None):
+    def loss(self, X, Y, sample_weight=None, n_threads=None):
         """Mean over the samples of the per-sample loss (a Python float).
 
         Parameters
@@ -299,10 +305,12 @@ class Network:
         X : array-like, shape (n_samples, n_in) or (n_in,)
         Y : array-like
             Targets (see :meth:`fit` for the accepted forms).
+        sample_weight : array-like, shape (n_samples,), optional
+            Non-negative weights: the loss is then ``Σ w·loss / Σ w``.
         """
         X2, Y2 = self._check_data(X, Y)
-        _, total = self._forward_pass(X2, Y2, n_threads=n_threads)
-        return total / X2.shape[0]
+        w = check_sample_weight(sample_weight, X2.shape[0], self.dtype)
+        return self._forward_pass(X2, Y2, w, n_threads=n_threads)[1]
 
     def accuracy(self, X, y, n_threads=None):
         """Fraction of samples whose predicted class equals ``y`` (classification)."""
@@ -317,7 +325,7 @@ class Network:
             truth = truth[:, 0] if self.n_outputs == 1 else truth
         return float(np.mean(pred == truth))
 
-    def gradients(self, X, Y, return_deltas=False, n_threads=None):
+    def gradients(self, X, Y, return_deltas=False, sample_weight=None, n_threads=None):
         """Gradients of the batch-mean loss over ``(X, Y)`` for every layer.
 
         Parameters
@@ -326,6 +334,10 @@ class Network:
             One batch (all rows are used at once).
         return_deltas : bool
             Also return ``δ^l = ∂L/∂z^l`` of every layer (tutorial 002).
+        sample_weight : array-like, shape (n_samples,), optional
+            Weights of the samples in the loss ``Σ w·loss / Σ w``.
+        n_threads : int, optional
+            Threads to use (default: all).
 
         Returns
         -------
@@ -339,15 +351,16 @@ class Network:
         """
         X2, Y2 = self._check_data(X, Y)
         n = X2.shape[0]
+        w = check_sample_weight(sample_weight, n, self.dtype)
         ws = self._workspace(n)
         counters = np.zeros(3, np.int64)
         no_state = np.zeros((1, self._P.size), self.dtype)
         with parallel.threads(n_threads) as used:
-            train_batches(X2, Y2, n, 0, 1, False, False, self._layers, self.leaky_slope, self._out_code,
+            train_batches(X2, Y2, w, n, 0, 1, False, False, self._layers, self.leaky_slope, self._out_code,
                           self._loss_code, 0, np.zeros(6), np.zeros(3), ws["plan"], ws["tasks"], used > 1,
                           np.empty(0, np.int64), self._rng_state.copy(), self._P, no_state, counters,
                           ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
-                          ws["targets"], ws["G"], ws["loss_parts"], ws["step_scalars"])
+                          ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"])
         if counters[STATUS]:
             raise FloatingPointError("the loss is not finite for these inputs and parameters")
         G = ws["G"]
@@ -377,10 +390,18 @@ class Network:
         return fit(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                    shuffle=shuffle, **options)
 
-    def partial_fit(self, X, Y, optimizer=None, batch_size=None, n_threads=None):
-        """One pass over ``(X, Y)`` (for streaming data); returns the History."""
+    def partial_fit(self, X, Y, optimizer=None, batch_size=None, sample_weight=None, n_threads=None):
+        """One pass over ``(X, Y)``, in order, for streaming data.
+
+        ``batch_size=None`` makes it one step on the whole batch.  Training
+        continues with the optimizer (and its state) of earlier calls.
+
+        Returns
+        -------
+        History
+        """
         return self.fit(X, Y, epochs=1, batch_size=batch_size, optimizer=optimizer, shuffle=False,
-                        n_threads=n_threads)
+                        sample_weight=sample_weight, n_threads=n_threads)
 
     # ---------------------------------------------------------------- helpers
     def _check_data(self, X, Y):

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from . import parallel
-from ._validation import check_choice, check_int
+from ._validation import check_choice, check_int, check_sample_weight
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, OK, SAMPLES, STATUS, STEP, train_batches
 from .optimizers import SGD, Optimizer
 
@@ -112,7 +112,7 @@ class _Progress:
 
 def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_threads=None,
         validation_data=None, validation_split=0.0, early_stopping=None, callbacks=(), verbose=0,
-        sampling="uniform"):
+        sampling="uniform", sample_weight=None):
     """Train ``net`` by backpropagation.
 
     Parameters
@@ -153,6 +153,9 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
         ``"misclassified"`` (tutorial 000, needs ``batch_size=1`` and a
         classification loss): each step trains on a sample drawn at random
         among those the network currently gets wrong; stops when none is.
+    sample_weight : array-like, shape (n_samples,), optional
+        Non-negative per-sample weights: each batch's loss is
+        ``Σ w·loss / Σ w`` (batches of zero total weight are skipped).
 
     Returns
     -------
@@ -176,7 +179,8 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
             raise TypeError(f"callbacks must be callables callback(net, epoch, logs), got {cb!r}")
     patience = check_int(early_stopping, "early_stopping", 1, allow_none=True)
 
-    X2, Y2, validation = _split_validation(net, X2, Y2, validation_data, validation_split)
+    W2 = check_sample_weight(sample_weight, X2.shape[0], net.dtype)
+    X2, Y2, W2, validation = _split_validation(net, X2, Y2, W2, validation_data, validation_split)
     n_samples = X2.shape[0]
     batch_size = check_int(batch_size, "batch_size", 1, allow_none=True)
     batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
@@ -215,12 +219,13 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
                 try:
                     while done < n_batches:
                         count = min(per_call, n_batches - done)
-                        train_batches(X2, Y2, batch_size, done, count, shuffle, True, net._layers,
+                        train_batches(X2, Y2, W2, batch_size, done, count, shuffle, True, net._layers,
                                       net.leaky_slope, net._out_code, net._loss_code, optimizer.code,
                                       hyper, schedule, ws["plan"], ws["tasks"], used > 1, order,
                                       net._rng_state, net._P, optimizer.state, net._counters, totals,
                                       ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
-                                      ws["targets"], ws["G"], ws["loss_parts"], ws["step_scalars"])
+                                      ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"],
+                                      ws["step_scalars"])
                         optimizer.steps = int(net._counters[STEP])
                         if net._counters[STATUS] != OK:
                             break
@@ -305,7 +310,7 @@ class _EarlyStopping:
         return False
 
 
-def _split_validation(net, X, Y, validation_data, validation_split):
+def _split_validation(net, X, Y, W, validation_data, validation_split):
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
     if validation_data is not None:
@@ -313,23 +318,24 @@ def _split_validation(net, X, Y, validation_data, validation_split):
             X_val, Y_val = validation_data
         except (TypeError, ValueError):
             raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
-        return X, Y, net._check_data(X_val, Y_val)
+        return X, Y, W, net._check_data(X_val, Y_val)
     if isinstance(validation_split, (bool, np.bool_)) or not isinstance(validation_split, (int, float, np.floating)):
         raise TypeError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
     if validation_split == 0:
-        return X, Y, None
+        return X, Y, W, None
     n_val = int(round(X.shape[0] * validation_split))
     if n_val < 1 or n_val >= X.shape[0]:
         raise ValueError(f"validation_split={validation_split} leaves no validation or no training samples "
                          f"out of {X.shape[0]}")
-    return X[:-n_val], Y[:-n_val], (X[-n_val:], Y[-n_val:])
+    W_train = W[:-n_val] if W.size else W
+    return X[:-n_val], Y[:-n_val], W_train, (X[-n_val:], Y[-n_val:])
 
 
 def _validation_logs(net, X_val, Y_val):
-    out, total = net._forward_pass(X_val, Y_val)
-    logs = {"val_loss": total / X_val.shape[0]}
+    out, loss = net._forward_pass(X_val, Y_val)
+    logs = {"val_loss": loss}
     if net.loss_name == "cross_entropy":
         logs["val_accuracy"] = float(np.mean(out.argmax(axis=1) == Y_val.argmax(axis=1)))
     elif net.loss_name == "binary_cross_entropy":
