@@ -16,6 +16,7 @@ from . import parallel
 from ._validation import check_choice, check_int, check_sample_weight
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, OK, SAMPLES, STATUS, STEP, train_batches
 from .optimizers import SGD, Optimizer
+from .sampling import NOTHING_MISCLASSIFIED, misclassified_steps
 
 # Work (multiply-adds) per kernel call: ~0.01-0.1 s, short enough for Ctrl-C.
 MACS_PER_CALL = 2e8
@@ -36,13 +37,17 @@ class History:
         Training was stopped by Ctrl-C (the network holds the state of the
         last finished step).
     stopped_early : bool
-        Early stopping or a callback ended training.
+        Early stopping, a callback, or ``converged`` ended training.
+    converged : bool
+        With ``sampling="misclassified"``: no sample is misclassified any
+        more (tutorial 000's stopping rule).
     """
 
     def __init__(self):
         self.history = {"loss": []}
         self.interrupted = False
         self.stopped_early = False
+        self.converged = False
 
     @property
     def epochs(self):
@@ -185,25 +190,50 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
     batch_size = check_int(batch_size, "batch_size", 1, allow_none=True)
     batch_size = n_samples if batch_size is None else min(batch_size, n_samples)
 
+    if sampling == "misclassified":
+        if net.loss_name == "mse":
+            raise ValueError('sampling="misclassified" needs a classification loss '
+                             "(cross_entropy or binary_cross_entropy)")
+        if batch_size != 1:
+            raise ValueError(f'sampling="misclassified" draws one sample per step: batch_size must be 1, '
+                             f"got {batch_size}")
+        if W2.size:
+            raise ValueError('sample_weight cannot be combined with sampling="misclassified"')
+
     if optimizer is None:
         optimizer = net.optimizer if net.optimizer is not None else SGD(lr=0.01)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a fastbp optimizer (SGD, RMSProp, Adam, AdamW), got {optimizer!r}")
     optimizer.bind(net.n_parameters, net.dtype, net)
     net.optimizer = optimizer
-    if sampling == "misclassified":
-        from .sampling import fit_misclassified
-
-        return fit_misclassified(net, X2, Y2, epochs, optimizer, n_threads, validation, callbacks, verbose)
-
     history = History()
     ws = net._workspace(batch_size)
-    order = np.arange(n_samples, dtype=np.int64)
-    n_batches = math.ceil(n_samples / batch_size)
     macs = int(np.sum(net._layers[:, 0] * net._layers[:, 1]))
     per_call = max(1, int(MACS_PER_CALL // (3 * batch_size * macs)))
     hyper = optimizer.hyperparameters()
     schedule = optimizer.schedule.parameters()
+    if sampling == "misclassified":
+        n_units = n_samples  # steps per epoch
+        single = np.zeros(1, dtype=np.int64)
+        wrong = np.zeros(n_samples, dtype=np.int64)
+
+        def run(first, count):
+            misclassified_steps(X2, Y2, count, net._layers, net.leaky_slope, net._out_code, net._loss_code,
+                                optimizer.code, hyper, schedule, ws["tasks"], net._rng_state, net._P,
+                                optimizer.state, net._counters, ws["totals"], ws["acts"], ws["logits"],
+                                ws["deltas"], ws["deltas_t"], ws["targets"], ws["row_weights"], ws["G"],
+                                ws["step_scalars"], single, wrong)
+    else:
+        n_units = math.ceil(n_samples / batch_size)  # batches per epoch
+        order = np.arange(n_samples, dtype=np.int64)
+
+        def run(first, count):
+            train_batches(X2, Y2, W2, batch_size, first, count, shuffle, True, net._layers, net.leaky_slope,
+                          net._out_code, net._loss_code, optimizer.code, hyper, schedule, ws["plan"],
+                          ws["tasks"], used > 1, order, net._rng_state, net._P, optimizer.state,
+                          net._counters, ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
+                          ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"])
+
     monitor = _EarlyStopping(patience)
     progress = _Progress(epochs, verbose)
     snapshot = _Snapshot(net, optimizer)
@@ -217,15 +247,9 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
                 started = time.perf_counter()
                 done = 0
                 try:
-                    while done < n_batches:
-                        count = min(per_call, n_batches - done)
-                        train_batches(X2, Y2, W2, batch_size, done, count, shuffle, True, net._layers,
-                                      net.leaky_slope, net._out_code, net._loss_code, optimizer.code,
-                                      hyper, schedule, ws["plan"], ws["tasks"], used > 1, order,
-                                      net._rng_state, net._P, optimizer.state, net._counters, totals,
-                                      ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
-                                      ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"],
-                                      ws["step_scalars"])
+                    while done < n_units:
+                        count = min(per_call, n_units - done)
+                        run(done, count)
                         optimizer.steps = int(net._counters[STEP])
                         if net._counters[STATUS] != OK:
                             break
@@ -244,11 +268,19 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
                     )
                 net._counters[EPOCH] += 1
                 elapsed = time.perf_counter() - started
+                if totals[SAMPLES] == 0:  # every sample was already classified correctly
+                    history.converged = True
+                    history.stopped_early = True
+                    break
                 logs = {"loss": totals[LOSS_SUM] / totals[SAMPLES]}
                 if validation is not None:
                     logs.update(_validation_logs(net, *validation))
                 history.append(logs)
                 progress.update(history.epochs, logs, n_samples / max(elapsed, 1e-12))
+                if net._counters[STATUS] == NOTHING_MISCLASSIFIED:
+                    history.converged = True
+                    history.stopped_early = True
+                    break
                 if monitor.stop(net, logs):
                     history.stopped_early = True
                     break

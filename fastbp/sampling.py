@@ -1,0 +1,104 @@
+"""Tutorial 000's SGD: each step trains on a random *misclassified* sample.
+
+"随机选取样本中的一个错误分类点" — pick, at random, one of the samples the
+network currently gets wrong, compute its gradients and update, until none is
+left.  :func:`misclassified_steps` draws uniformly among the currently
+misclassified samples by rejection (draw any sample, keep it if the current
+network gets it wrong); after ``n_samples`` rejections in a row it scans all
+samples, which either lists the misclassified ones (one is drawn from the list)
+or proves there are none, and training stops.
+"""
+import numpy as np
+
+from ._jit import kernel
+from ._rng import random_below
+from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk, gradient_task
+from .layout import N_OUT, ROW_OUT, region
+from .losses import CROSS_ENTROPY
+from .optimizers import prepare_step
+from .schedules import learning_rate
+
+# counters[STATUS] once every sample is classified correctly.
+NOTHING_MISCLASSIFIED = 2
+
+
+@kernel
+def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits, deltas, targets,
+                   row_weights, single):
+    """Whether the current network gets sample ``i`` wrong (one forward pass)."""
+    single[0] = i
+    no_weight = np.empty(0, dtype=P.dtype)
+    no_out = np.empty((0, 0), dtype=P.dtype)
+    batch_chunk(X, Y, no_weight, single, 0, P, layers, slope, out_code, loss_code, 1, 1, 0, 1, 1.0,
+                False, False, acts, logits, deltas, targets, row_weights, no_out)
+    last = layers.shape[0] - 1
+    n_out = layers[last, N_OUT]
+    A = region(acts, 1, layers[last, ROW_OUT], 1, n_out)
+    if loss_code == CROSS_ENTROPY:
+        return np.argmax(A[0]) != np.argmax(Y[i])
+    for j in range(n_out):  # binary cross-entropy: threshold 0.5 on every output
+        if (A[0, j] > 0.5) != (Y[i, j] > 0.5):
+            return True
+    return False
+
+
+@kernel
+def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_code, hyper, schedule, tasks,
+                        rng_state, P, state, counters, totals,
+                        acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars, single, wrong):
+    """Run ``n_steps`` per-sample steps on randomly drawn misclassified samples.
+
+    Parameters
+    ----------
+    X, Y : ndarray
+        Samples and (one-hot or 0/1) targets, C-contiguous, dtype of ``P``.
+    n_steps : int
+        Steps to run; stops early, with ``counters[STATUS] =
+        NOTHING_MISCLASSIFIED``, when every sample is classified correctly.
+    layers, slope, out_code, loss_code, opt_code, hyper, schedule, tasks
+        As in :func:`fastbp.epoch.train_batches` (workspaces of capacity 1).
+    rng_state, P, state, counters, totals
+        In/out, as in :func:`fastbp.epoch.train_batches`.
+    acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars
+        Workspaces of capacity 1.
+    single : ndarray, shape (1,), int64
+        Scratch: the one-sample order.
+    wrong : ndarray, shape (n_samples,), int64
+        Scratch: indices of misclassified samples found by a full scan.
+    """
+    n_samples = X.shape[0]
+    lr = learning_rate(hyper[0], schedule, counters[EPOCH])
+    no_weight = np.empty(0, dtype=P.dtype)
+    no_out = np.empty((0, 0), dtype=P.dtype)
+    for _ in range(n_steps):
+        pick = -1
+        for _attempt in range(n_samples):
+            i = random_below(rng_state, n_samples)
+            if _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits, deltas, targets,
+                              row_weights, single):
+                pick = i
+                break
+        if pick < 0:
+            count = 0
+            for i in range(n_samples):
+                if _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits, deltas,
+                                  targets, row_weights, single):
+                    wrong[count] = i
+                    count += 1
+            if count == 0:
+                counters[STATUS] = NOTHING_MISCLASSIFIED
+                return
+            pick = wrong[random_below(rng_state, count)]
+        single[0] = pick
+        loss = batch_chunk(X, Y, no_weight, single, 0, P, layers, slope, out_code, loss_code, 1, 1, 0, 1, 1.0,
+                           True, True, acts, logits, deltas, targets, row_weights, no_out)
+        if not np.isfinite(loss):
+            counters[STATUS] = NON_FINITE_LOSS
+            return
+        totals[LOSS_SUM] += loss
+        totals[SAMPLES] += 1.0
+        prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
+        for t in range(tasks.shape[0]):
+            gradient_task(t, tasks, layers, 1, 1, True, opt_code, hyper, step_scalars, acts, deltas, deltas_t,
+                          G, P, state)
+        counters[STEP] += 1
