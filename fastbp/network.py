@@ -1,4 +1,5 @@
 """The ``Network`` class: validation, buffers and dispatch to the kernels."""
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -99,7 +100,7 @@ class Network:
         self._rng_state = _rng.new_state(rng.integers(2**63))
         # [step, epoch, status]: the kernels' counters, kept across fit calls.
         self._counters = np.zeros(3, dtype=np.int64)
-        self._workspaces = {}
+        self._local = threading.local()  # per-thread workspaces: threads may share a network
         self.optimizer = None
         if weights is None:
             if biases is not None:
@@ -215,12 +216,28 @@ class Network:
         save(self, path)
 
     # ------------------------------------------------------------- workspaces
+    def __getstate__(self):
+        state = dict(vars(self))
+        del state["_local"]  # workspaces are scratch, rebuilt on demand
+        return state
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self._local = threading.local()
+
     def _workspace(self, capacity):
-        """Activation/δ buffers for batches of up to ``capacity`` rows (cached)."""
-        ws = self._workspaces.get(capacity)
+        """Activation/δ buffers for batches of up to ``capacity`` rows.
+
+        Cached per calling thread (so that threads sharing a network never
+        share scratch memory), at most four capacities per thread.
+        """
+        cache = getattr(self._local, "workspaces", None)
+        if cache is None:
+            cache = self._local.workspaces = {}
+        ws = cache.get(capacity)
         if ws is None:
-            if len(self._workspaces) >= 4:  # keep memory bounded
-                self._workspaces.pop(next(iter(self._workspaces)))
+            if len(cache) >= 4:  # keep memory bounded
+                cache.pop(next(iter(cache)))
             size = workspace_size(self._layers, capacity)
             n_out = self.n_outputs
             plan = parallel.row_plan(self._layers)
@@ -238,7 +255,7 @@ class Network:
                 plan=plan,
                 tasks=parallel.gradient_tasks(self._layers, capacity),
             )
-            self._workspaces[capacity] = ws
+            cache[capacity] = ws
         return ws
 
     def _forward_pass(self, X, Y=None, sample_weight=None, n_threads=None):

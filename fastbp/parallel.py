@@ -11,6 +11,7 @@ results are bit-identical whatever ``n_threads`` is.
 """
 import contextlib
 import math
+import threading
 
 import numba
 import numpy as np
@@ -20,6 +21,11 @@ import numpy as np
 MIN_CHUNK_FLOPS = 1 << 16
 
 _controller = None
+# The BLAS thread limit is process-wide while numba's settings are per thread:
+# the first thread to enter ``threads()`` pins BLAS, the last one out restores it.
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
 
 
 def max_threads():
@@ -66,12 +72,30 @@ def threads(n_threads=None):
     previous = numba.get_num_threads()
     numba.set_num_threads(n)
     previous_chunksize = numba.set_parallel_chunksize(1)
+    _pin_blas()
     try:
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            yield n
+        yield n
     finally:
+        _release_blas()
         numba.set_parallel_chunksize(previous_chunksize)
         numba.set_num_threads(previous)
+
+
+def _pin_blas():
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+        _blas_users += 1
+
+
+def _release_blas():
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        _blas_users -= 1
+        if _blas_users == 0:
+            _blas_limiter.restore_original_limits()
+            _blas_limiter = None
 
 
 def row_plan(layers):
