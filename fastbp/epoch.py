@@ -78,16 +78,19 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     weighted = sample_weight.shape[0] > 0
     for i in range(r0, r1):
         src = start + i if order.shape[0] == 0 else order[start + i]
-        X_batch[i, :] = X[src]
+        for j in range(n_in):
+            X_batch[i, j] = X[src, j]
         if with_loss:
-            T[i, :] = Y[src]
+            for j in range(n_out):
+                T[i, j] = Y[src, j]
             if weighted:
                 row_weights[i] = sample_weight[src]
     forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits)
     A_out = region(acts, capacity, layers[last, ROW_OUT], b, n_out)
     if out.shape[0] > 0:
         for i in range(r0, r1):
-            out[start + i, :] = A_out[i]
+            for j in range(n_out):
+                out[start + i, j] = A_out[i, j]
     if not with_loss:
         return 0.0
     Z = region(logits, capacity, 0, b, n_out)
@@ -172,6 +175,9 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         shuffle_in_place(order, rng_state)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_out = np.empty((0, 0), dtype=P.dtype)
+    # Flags as typed values, not literals: a literal ``True`` would make numba
+    # compile batch_chunk once more for this call site.
+    yes = np.bool_(True)
     n_tasks = tasks.shape[0]
     for k in range(first_batch, first_batch + n_batches):
         start = k * batch_size
@@ -188,14 +194,16 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         n_chunks = (b + rows - 1) // rows
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
+                r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
-                                            loss_code, batch_size, b, c * rows, min(b, (c + 1) * rows), scale,
-                                            True, True, acts, logits, deltas, targets, row_weights, no_out)
+                                            loss_code, batch_size, b, r0, min(b, r0 + rows), scale,
+                                            yes, yes, acts, logits, deltas, targets, row_weights, no_out)
         else:
             for c in range(n_chunks):
+                r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
-                                            loss_code, batch_size, b, c * rows, min(b, (c + 1) * rows), scale,
-                                            True, True, acts, logits, deltas, targets, row_weights, no_out)
+                                            loss_code, batch_size, b, r0, min(b, r0 + rows), scale,
+                                            yes, yes, acts, logits, deltas, targets, row_weights, no_out)
         loss = 0.0
         for c in range(n_chunks):
             loss += loss_parts[c]
@@ -207,11 +215,11 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         if parallel and n_tasks > 1:
             for t in prange(n_tasks):
-                gradient_task(t, tasks, layers, batch_size, b, apply_update, opt_code, hyper, step_scalars,
+                gradient_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code, hyper, step_scalars,
                               acts, deltas, deltas_t, G, P, state)
         else:
             for t in range(n_tasks):
-                gradient_task(t, tasks, layers, batch_size, b, apply_update, opt_code, hyper, step_scalars,
+                gradient_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code, hyper, step_scalars,
                               acts, deltas, deltas_t, G, P, state)
         if apply_update:
             counters[STEP] += 1
@@ -245,20 +253,23 @@ def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, 
     """
     n_samples = X.shape[0]
     order = np.empty(0, dtype=np.int64)
+    no = np.bool_(False)  # a typed value, not a literal (see train_batches)
     for start in range(0, n_samples, capacity):
         b = min(capacity, n_samples - start)
         rows = chunk_rows(b, plan)
         n_chunks = (b + rows - 1) // rows
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
+                r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
-                                            loss_code, capacity, b, c * rows, min(b, (c + 1) * rows), 1.0,
-                                            with_loss, False, acts, logits, deltas, targets, row_weights, out)
+                                            loss_code, capacity, b, r0, min(b, r0 + rows), 1.0,
+                                            with_loss, no, acts, logits, deltas, targets, row_weights, out)
         else:
             for c in range(n_chunks):
+                r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
-                                            loss_code, capacity, b, c * rows, min(b, (c + 1) * rows), 1.0,
-                                            with_loss, False, acts, logits, deltas, targets, row_weights, out)
+                                            loss_code, capacity, b, r0, min(b, r0 + rows), 1.0,
+                                            with_loss, no, acts, logits, deltas, targets, row_weights, out)
         for c in range(n_chunks):
             totals[LOSS_SUM] += loss_parts[c]
         if sample_weight.shape[0] > 0:

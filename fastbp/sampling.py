@@ -29,8 +29,10 @@ def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits,
     single[0] = i
     no_weight = np.empty(0, dtype=P.dtype)
     no_out = np.empty((0, 0), dtype=P.dtype)
-    batch_chunk(X, Y, no_weight, single, 0, P, layers, slope, out_code, loss_code, 1, 1, 0, 1, 1.0,
-                False, False, acts, logits, deltas, targets, row_weights, no_out)
+    # Typed values, not literals, so batch_chunk is not compiled once more.
+    zero, one, no = np.int64(0), np.int64(1), np.bool_(False)
+    batch_chunk(X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero, one, 1.0,
+                no, no, acts, logits, deltas, targets, row_weights, no_out)
     last = layers.shape[0] - 1
     n_out = layers[last, N_OUT]
     A = region(acts, 1, layers[last, ROW_OUT], 1, n_out)
@@ -70,6 +72,7 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_weight = np.empty(0, dtype=P.dtype)
     no_out = np.empty((0, 0), dtype=P.dtype)
+    zero, one, yes = np.int64(0), np.int64(1), np.bool_(True)
     for _ in range(n_steps):
         pick = -1
         for _attempt in range(n_samples):
@@ -90,8 +93,8 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
                 return
             pick = wrong[random_below(rng_state, count)]
         single[0] = pick
-        loss = batch_chunk(X, Y, no_weight, single, 0, P, layers, slope, out_code, loss_code, 1, 1, 0, 1, 1.0,
-                           True, True, acts, logits, deltas, targets, row_weights, no_out)
+        loss = batch_chunk(X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero,
+                           one, 1.0, yes, yes, acts, logits, deltas, targets, row_weights, no_out)
         if not np.isfinite(loss):
             counters[STATUS] = NON_FINITE_LOSS
             return
@@ -99,6 +102,6 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         totals[SAMPLES] += 1.0
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         for t in range(tasks.shape[0]):
-            gradient_task(t, tasks, layers, 1, 1, True, opt_code, hyper, step_scalars, acts, deltas, deltas_t,
+            gradient_task(np.int64(t), tasks, layers, one, one, yes, opt_code, hyper, step_scalars, acts, deltas, deltas_t,
                           G, P, state)
         counters[STEP] += 1
