@@ -96,8 +96,8 @@ class _Progress:
 
     def __init__(self, epochs, verbose):
         self.epochs = epochs
-        self.on_tty = verbose >= 1 and sys.stderr.isatty()
-        self.lines = verbose >= 2 or (verbose >= 1 and not self.on_tty)
+        self.lines = verbose >= 2
+        self.on_tty = verbose == 1 and sys.stderr.isatty()
         self.start = time.perf_counter()
 
     def update(self, epoch, logs, samples_per_s):
@@ -152,8 +152,8 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
         Each is called as ``callback(net, epoch, logs)`` after every epoch;
         returning ``True`` stops training.
     verbose : int
-        0 silent; 1 a progress bar on a terminal (a line per epoch
-        otherwise); 2 a line per epoch.
+        0 silent; 1 a progress bar on stderr when it is a terminal (nothing
+        otherwise); 2 a line per epoch on stderr.
     sampling : {"uniform", "misclassified"}
         ``"misclassified"`` (tutorial 000, needs ``batch_size=1`` and a
         classification loss): each step trains on a sample drawn at random

@@ -181,10 +181,41 @@ def test_exception_in_callback_leaves_a_usable_network():
     assert net.optimizer.steps == 2
 
 
-def test_epochs_zero_and_history_plot_needs_matplotlib():
+def test_epochs_zero():
     net = fastbp.Network([2, 2, 1], seed=0)
     h = net.fit(XOR_X, XOR_Y, epochs=0)
     assert h.epochs == 0 and "History" in repr(h)
+
+
+def test_history_plot():
+    net = fastbp.Network([2, 2, 1], seed=0)
+    h = net.fit(XOR_X, XOR_Y, epochs=3, validation_data=(XOR_X, XOR_Y))
+    try:
+        import matplotlib
+    except ImportError:
+        with pytest.raises(ImportError, match="matplotlib"):
+            h.plot()
+        return
+    matplotlib.use("Agg")
+    ax = h.plot()
+    assert [line.get_label() for line in ax.get_lines()] == ["loss", "val_loss"]
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    net = fastbp.Network([2, 2, 1], seed=0)
+    net.fit(XOR_X, XOR_Y, epochs=2, verbose=1)  # captured stderr is not a terminal: no bar
+    assert capsys.readouterr().err == ""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    net.fit(XOR_X, XOR_Y, epochs=2, verbose=1)
+    assert "2/2" in terminal.getvalue() and "#" in terminal.getvalue()
 
 
 def test_verbose_prints_epoch_lines(capsys):
