@@ -199,17 +199,26 @@ def from_arrays(arrays, source="<arrays>"):
     if dtype_name not in ("float32", "float64"):
         raise fail(f"unsupported dtype {dtype_name!r}")
     seed_text = _text(arrays, "seed", fail)
+    params = _array(arrays, "parameters", "f", 1, fail)
+    bias = bool(_scalar(arrays, "bias", "b", fail))
+    # Check the sizes against the stored parameters before anything is
+    # allocated from them (a crafted file could ask for terabytes).
+    widths = [int(s) for s in sizes]
+    if len(widths) < 2 or min(widths) < 1:
+        raise fail(f"invalid architecture: sizes must be >= 2 widths >= 1, got {widths}")
+    expected = sum(n_in * n_out + (n_out if bias else 0) for n_in, n_out in zip(widths[:-1], widths[1:]))
+    if expected != params.size:
+        raise fail(f"'parameters' holds {params.size} values but sizes {widths} (bias={bias}) need {expected}")
     try:
         seed = int(seed_text) if seed_text else None
-        net = Network([int(s) for s in sizes], activation=[str(a) for a in activations],
+        net = Network(widths, activation=[str(a) for a in activations],
                       output=_text(arrays, "output", fail), loss=_text(arrays, "loss", fail),
                       dtype=np.dtype(dtype_name).type, seed=seed,
-                      bias=bool(_scalar(arrays, "bias", "b", fail)),
+                      bias=bias,
                       leaky_slope=float(_scalar(arrays, "leaky_slope", "f", fail)))
     except (TypeError, ValueError) as exc:
         raise fail(f"invalid architecture: {exc}") from None
 
-    params = _array(arrays, "parameters", "f", 1, fail)
     if params.dtype != net.dtype or params.shape != net._P.shape:
         raise fail(f"'parameters' must be {dtype_name} of shape {net._P.shape} for sizes {net.sizes}, "
                    f"got {params.dtype} of shape {params.shape}")
@@ -244,8 +253,11 @@ def _load_optimizer(arrays, name, net, fail):
     if len(names) != len(values):
         raise fail("'optimizer_names' and 'optimizer_values' differ in length")
     schedule = _array(arrays, "optimizer_schedule", "f", 1, fail)
-    if schedule.shape != (3,) or int(schedule[0]) not in _SCHEDULES:
-        raise fail(f"invalid learning-rate schedule {schedule.tolist()}")
+    if (schedule.shape != (3,) or not np.isfinite(schedule).all() or schedule[0] not in _SCHEDULES
+            or (schedule[0] in (_schedules.STEP_DECAY, _schedules.COSINE)
+                and (schedule[1] != np.round(schedule[1]) or not 1 <= schedule[1] <= 2**53))):
+        raise fail(f"invalid learning-rate schedule {schedule.tolist()} (expected [code, p1, p2], finite, "
+                   f"code in {sorted(_SCHEDULES)})")
     import inspect
 
     signature = inspect.signature(cls.__init__).parameters
@@ -258,7 +270,7 @@ def _load_optimizer(arrays, name, net, fail):
     try:
         kwargs["schedule"] = _SCHEDULES[int(schedule[0])](float(schedule[1]), float(schedule[2]))
         optimizer = cls(**kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise fail(f"invalid optimizer settings: {exc}") from None
     optimizer.bind(net.n_parameters, net.dtype, net)
     if "optimizer_state" in arrays:
@@ -266,6 +278,8 @@ def _load_optimizer(arrays, name, net, fail):
         if state.dtype != net.dtype or state.shape != optimizer.state.shape:
             raise fail(f"'optimizer_state' must be {np.dtype(net.dtype).name} of shape "
                        f"{optimizer.state.shape}, got {state.dtype} of shape {state.shape}")
+        if not np.isfinite(state).all():
+            raise fail("'optimizer_state' contains NaN or infinity")
         optimizer.state[...] = state
     steps = int(_scalar(arrays, "optimizer_steps", "i", fail))
     if steps < 0:

@@ -133,10 +133,10 @@ class _BaseMLP(BaseEstimator):
         if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
             raise TypeError(f"verbose must be a bool or an int, got {self.verbose!r}")
         try:
-            dtype = np.dtype(self.dtype)
+            dtype = None if self.dtype is None else np.dtype(self.dtype)
         except TypeError:
             dtype = None
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.n_threads is not None:
             _integer(self, "n_threads", 1)
@@ -289,9 +289,14 @@ class _BaseMLP(BaseEstimator):
             return False
 
         options = {} if w is None else {"sample_weight": w.astype(net.dtype)}
-        history = net.fit(X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                          shuffle=bool(self.shuffle), n_threads=self.n_threads, callbacks=[after_epoch],
-                          **options)
+        try:
+            history = net.fit(X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                              shuffle=bool(self.shuffle), n_threads=self.n_threads, callbacks=[after_epoch],
+                              **options)
+        except FloatingPointError as exc:
+            # scikit-learn's MLP raises ValueError here; keep fastbp's explanation.
+            raise ValueError("Solver produced non-finite parameter weights or loss: the input data may "
+                             f"contain large values and need to be preprocessed ({exc})") from exc
         if history.interrupted:
             raise KeyboardInterrupt
         if self.early_stopping and self._best_parameters is not None:

@@ -311,6 +311,16 @@ def _with_checksum(arrays):
     (lambda a: a.__setitem__("optimizer_state", a["optimizer_state"][:1]), "optimizer_state"),
     (lambda a: a.__setitem__("optimizer_values", a["optimizer_values"] * 0), "invalid optimizer"),
     (lambda a: a.__setitem__("output", np.array([1, 2])), "wrong type"),
+    (lambda a: a.__setitem__("optimizer_schedule", np.array([np.nan, 0, 0])), "schedule"),
+    (lambda a: a.__setitem__("optimizer_schedule", np.array([1.0, np.inf, 0.1])), "schedule"),
+    (lambda a: a.__setitem__("optimizer_schedule", np.array([3.0, 2.5, 0.0])), "schedule"),
+    (lambda a: a.__setitem__("optimizer_schedule", np.array([9.0, 0, 0])), "schedule"),
+    (lambda a: a.__setitem__("optimizer_state", a["optimizer_state"] * np.nan), "optimizer_state"),
+    (lambda a: a.__setitem__("parameters", a["parameters"] * np.nan), "NaN"),
+    # Sizes are checked against the stored parameters before any allocation.
+    (lambda a: a.__setitem__("sizes", np.array([2**40, 2**40, 2])), "need"),
+    (lambda a: a.__setitem__("sizes", np.array([2**15, 2**15, 2])), "need"),
+    (lambda a: a.__setitem__("sizes", np.array([5, -7, 3])), "invalid architecture"),
 ])
 def test_inconsistent_entries_are_refused(tmp_path, saved_bytes, change, message):
     arrays = io.to_arrays(saved_bytes[1])

@@ -320,12 +320,21 @@ def test_dtype_threads_and_verbose(small, capsys):
     (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
     (dict(shuffle="yes"), TypeError, "shuffle"),
     (dict(dtype="float16"), ValueError, "dtype"),
+    (dict(dtype="banana"), ValueError, "dtype"),
+    (dict(dtype=None), ValueError, "dtype"),
     (dict(n_threads=0), ValueError, "n_threads"),
 ])
 def test_bad_hyperparameters_name_the_parameter(small, params, error, message):
     X, y = small
     with pytest.raises(error, match=message):
         MLPClassifier(**params).fit(X, y)
+
+
+def test_divergence_is_a_valueerror_like_scikit_learn(small):
+    X, y = small
+    with pytest.raises(ValueError, match="non-finite") as info:
+        MLPRegressor(max_iter=5).fit(X * 1e200, y.astype(float))
+    assert isinstance(info.value.__cause__, FloatingPointError)
 
 
 def test_single_class_and_continuous_targets_are_refused(small):
