@@ -241,70 +241,92 @@ def update_range(code, hyper, step_scalars, G, p0, p1, P, state):
         Parameters, updated in place.
     state : ndarray, shape (n_state, n_params)
         Optimizer state, updated in place.
+
+    Notes
+    -----
+    Each optimizer (and variant) has its own branch-free loop below: a branch
+    inside the element loop stopped LLVM from vectorising it (Adam measured
+    5.5 ns per parameter with one, scalar ``vsqrtss``/``vdivss``).
     """
     lr = cast_like(P, step_scalars[STEP_LR])
-    one = cast_like(P, 1.0)
     if code == SGD_CODE:
         momentum = cast_like(P, hyper[H1])
-        nesterov = hyper[H2] != 0.0
         wd = cast_like(P, hyper[H3])
-        velocity = state[0]
         if momentum == 0:
-            for i in range(p0, p1):
-                P[i] -= lr * (G[i] + wd * P[i])
+            _sgd(G, p0, p1, lr, wd, P)
         else:
-            for i in range(p0, p1):
-                g = G[i] + wd * P[i]
-                v = momentum * velocity[i] + g
-                velocity[i] = v
-                if nesterov:
-                    g = g + momentum * v
-                else:
-                    g = v
-                P[i] -= lr * g
+            _sgd_momentum(G, p0, p1, lr, wd, momentum, hyper[H2] != 0.0, P, state[0])
     elif code == RMSPROP_CODE:
-        rho = cast_like(P, hyper[H1])
-        eps = cast_like(P, hyper[H2])
-        wd = cast_like(P, hyper[H3])
-        momentum = cast_like(P, hyper[H4])
-        centered = hyper[H5] != 0.0
-        square_avg = state[0]
-        velocity = state[1]
-        grad_avg = state[2]
+        _rmsprop(G, p0, p1, lr, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]), cast_like(P, hyper[H3]),
+                 cast_like(P, hyper[H4]), hyper[H5] != 0.0, P, state[0], state[1], state[2])
+    else:
+        wd = cast_like(P, hyper[H4])
+        if code == ADAMW_CODE:
+            decay = cast_like(P, 1.0) - lr * wd
+            for i in range(p0, p1):
+                P[i] *= decay
+            wd = cast_like(P, 0.0)
+        step_size = cast_like(P, step_scalars[STEP_LR] / step_scalars[BIAS_CORRECTION1])
+        root_bc2 = cast_like(P, math.sqrt(step_scalars[BIAS_CORRECTION2]))
+        _adam(G, p0, p1, step_size, root_bc2, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]),
+              cast_like(P, hyper[H3]), wd, P, state[0], state[1])
+
+
+@kernel
+def _sgd(G, p0, p1, lr, wd, P):
+    for i in range(p0, p1):
+        P[i] -= lr * (G[i] + wd * P[i])
+
+
+@kernel
+def _sgd_momentum(G, p0, p1, lr, wd, momentum, nesterov, P, velocity):
+    if nesterov:
+        for i in range(p0, p1):
+            g = G[i] + wd * P[i]
+            v = momentum * velocity[i] + g
+            velocity[i] = v
+            P[i] -= lr * (g + momentum * v)
+    else:
+        for i in range(p0, p1):
+            v = momentum * velocity[i] + G[i] + wd * P[i]
+            velocity[i] = v
+            P[i] -= lr * v
+
+
+@kernel
+def _rmsprop(G, p0, p1, lr, rho, eps, wd, momentum, centered, P, square_avg, velocity, grad_avg):
+    one = cast_like(P, 1.0)
+    if centered:
+        for i in range(p0, p1):
+            g = G[i] + wd * P[i]
+            m = rho * grad_avg[i] + (one - rho) * g
+            grad_avg[i] = m
+            s = rho * square_avg[i] + (one - rho) * g * g
+            square_avg[i] = s
+            G[i] = g / (np.sqrt(s - m * m) + eps)  # the normalised step, reused below
+    else:
         for i in range(p0, p1):
             g = G[i] + wd * P[i]
             s = rho * square_avg[i] + (one - rho) * g * g
             square_avg[i] = s
-            if centered:
-                m = rho * grad_avg[i] + (one - rho) * g
-                grad_avg[i] = m
-                s = s - m * m
-            d = np.sqrt(s) + eps
-            if momentum != 0:
-                v = momentum * velocity[i] + g / d
-                velocity[i] = v
-                P[i] -= lr * v
-            else:
-                P[i] -= lr * g / d
-    else:
-        beta1 = cast_like(P, hyper[H1])
-        beta2 = cast_like(P, hyper[H2])
-        eps = cast_like(P, hyper[H3])
-        wd = cast_like(P, hyper[H4])
-        step_size = cast_like(P, step_scalars[STEP_LR] / step_scalars[BIAS_CORRECTION1])
-        root_bc2 = cast_like(P, math.sqrt(step_scalars[BIAS_CORRECTION2]))
-        decoupled = code == ADAMW_CODE
-        decay = one - lr * wd
-        m1 = state[0]
-        m2 = state[1]
+            G[i] = g / (np.sqrt(s) + eps)
+    if momentum != 0:
         for i in range(p0, p1):
-            if decoupled:
-                P[i] *= decay
-                g = G[i]
-            else:
-                g = G[i] + wd * P[i]
-            m = beta1 * m1[i] + (one - beta1) * g
-            v = beta2 * m2[i] + (one - beta2) * g * g
-            m1[i] = m
-            m2[i] = v
-            P[i] -= step_size * m / (np.sqrt(v) / root_bc2 + eps)
+            v = momentum * velocity[i] + G[i]
+            velocity[i] = v
+            P[i] -= lr * v
+    else:
+        for i in range(p0, p1):
+            P[i] -= lr * G[i]
+
+
+@kernel
+def _adam(G, p0, p1, step_size, root_bc2, beta1, beta2, eps, wd, P, m1, m2):
+    one = cast_like(P, 1.0)
+    for i in range(p0, p1):
+        g = G[i] + wd * P[i]
+        m = beta1 * m1[i] + (one - beta1) * g
+        v = beta2 * m2[i] + (one - beta2) * g * g
+        m1[i] = m
+        m2[i] = v
+        P[i] -= step_size * m / (np.sqrt(v) / root_bc2 + eps)
