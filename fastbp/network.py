@@ -200,11 +200,17 @@ class Network:
 
         return summary(self)
 
-    def graph(self):
-        """The computation graph as text, in the form of tutorial 003, with shapes."""
+    def graph(self, style="vertical"):
+        """The computation graph as text, in the form of tutorial 003, with shapes.
+
+        Parameters
+        ----------
+        style : {"vertical", "line"}
+            One node per line (as the tutorial draws it), or one line.
+        """
         from .summary import graph
 
-        return graph(self)
+        return graph(self, style=style)
 
     def save(self, path):
         """Save architecture, parameters and optimizer state to ``path`` (``.npz``).

@@ -85,7 +85,7 @@ class History:
         return ax
 
     def __repr__(self):
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        last = {k: round(float(v[-1]), 6) for k, v in self.history.items() if v}
         flags = " interrupted" if self.interrupted else ""
         flags += " stopped early" if self.stopped_early else ""
         return f"History(epochs={self.epochs}, last={last}{flags})"
