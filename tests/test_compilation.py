@@ -1,0 +1,43 @@
+"""Nothing compiles at import; a second process loads the kernels from disk."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+PROBE = textwrap.dedent("""
+    import json, sys
+    import numba, numpy as np
+    import fastbp
+    from fastbp import epoch
+    def compiled():
+        import fastbp._jit  # every kernel is a numba dispatcher in some fastbp module
+        found = {}
+        for name, module in list(sys.modules.items()):
+            if name.startswith("fastbp"):
+                for attr, value in vars(module).items():
+                    if isinstance(value, numba.core.registry.CPUDispatcher) and value.overloads:
+                        found[f"{name}.{attr}"] = len(value.overloads)
+        return found
+    at_import = compiled()
+    net = fastbp.Network([4, 5, 3], output="softmax", loss="cross_entropy", seed=0)
+    net.fit(np.ones((6, 4)), [0, 1, 2, 0, 1, 2], epochs=1, batch_size=2)
+    stats = epoch.train_batches.stats
+    print(json.dumps({"at_import": at_import, "hits": sum(stats.cache_hits.values()),
+                      "misses": sum(stats.cache_misses.values())}))
+""")
+
+
+def run_probe(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=600,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_nothing_compiles_at_import_and_the_cache_is_reused(tmp_path):
+    first = run_probe(tmp_path)
+    assert first["at_import"] == {}
+    assert first["misses"] >= 1 and first["hits"] == 0  # compiled, then written to the cache
+    second = run_probe(tmp_path)
+    assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
