@@ -1,0 +1,104 @@
+"""Compiled drivers that run one fastbp kernel the way the compiled epoch does.
+
+``fastbp.epoch.train_batches`` fuses every kernel of a training step into two
+parallel regions, so a single kernel cannot be timed through it.  The drivers
+below call one serial kernel (``forward_rows``, ``backprop_rows``,
+``weight_gradient_rows``, ``update_range``) over exactly the row chunks or
+``(layer, j0, j1)`` tasks that ``train_batches`` uses, in a ``prange`` region
+when ``parallel`` is true (as ``train_batches`` does for ``n_threads > 1``),
+``n_iter`` times in a row without returning to Python.
+
+They are compiled lazily and cached on disk (``cache=True``), like fastbp's
+own kernels.  The fastbp internals they call may not exist in old commits:
+then ``UNAVAILABLE`` says why, and the benchmarks skip (``NotImplementedError``
+in ``setup``).
+"""
+import numba
+from numba import prange
+
+try:
+    from fastbp.backward import backprop_rows, weight_gradient_rows
+    from fastbp.epoch import chunk_rows
+    from fastbp.forward import forward_rows
+    from fastbp.layout import B_OFF, N_IN, NO_BIAS, W_OFF
+    from fastbp.optimizers import prepare_step, update_range
+except ImportError as error:  # an old commit: the kernel benchmarks skip
+    UNAVAILABLE = f"fastbp kernels not importable: {error}"
+else:
+    UNAVAILABLE = None
+
+_FLAGS = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
+
+
+@numba.njit(**_FLAGS)
+def forward_chunks(P, layers, slope, capacity, b, plan, parallel, acts, logits, n_iter):
+    """Forward pass of a ``b``-row batch over the epoch's row chunks."""
+    rows = chunk_rows(b, plan)
+    n_chunks = (b + rows - 1) // rows
+    for _ in range(n_iter):
+        if parallel and n_chunks > 1:
+            for c in prange(n_chunks):
+                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, logits)
+        else:
+            for c in range(n_chunks):
+                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, logits)
+
+
+@numba.njit(**_FLAGS)
+def backprop_chunks(P, layers, slope, capacity, b, plan, parallel, acts, deltas, n_iter):
+    """δ recursion (output layer down to layer 1) over the epoch's row chunks."""
+    rows = chunk_rows(b, plan)
+    n_chunks = (b + rows - 1) // rows
+    for _ in range(n_iter):
+        if parallel and n_chunks > 1:
+            for c in prange(n_chunks):
+                backprop_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, deltas)
+        else:
+            for c in range(n_chunks):
+                backprop_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, deltas)
+
+
+@numba.njit(**_FLAGS)
+def gradient_tasks_run(tasks, layers, capacity, b, parallel, acts, deltas, deltas_t, G, n_iter):
+    """Weight (and bias) gradients of every layer over the epoch's tasks."""
+    n_tasks = tasks.shape[0]
+    for _ in range(n_iter):
+        if parallel and n_tasks > 1:
+            for t in prange(n_tasks):
+                weight_gradient_rows(layers, tasks[t, 0], capacity, b, tasks[t, 1], tasks[t, 2],
+                                     acts, deltas, deltas_t, G)
+        else:
+            for t in range(n_tasks):
+                weight_gradient_rows(layers, tasks[t, 0], capacity, b, tasks[t, 1], tasks[t, 2],
+                                     acts, deltas, deltas_t, G)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _update_task(t, tasks, layers, code, hyper, step_scalars, G, P, state):
+    l = tasks[t, 0]
+    j0 = tasks[t, 1]
+    j1 = tasks[t, 2]
+    n_in = layers[l, N_IN]
+    w = layers[l, W_OFF]
+    update_range(code, hyper, step_scalars, G, w + j0 * n_in, w + j1 * n_in, P, state)
+    bias = layers[l, B_OFF]
+    if bias != NO_BIAS:
+        update_range(code, hyper, step_scalars, G, bias + j0, bias + j1, P, state)
+
+
+@numba.njit(**_FLAGS)
+def update_tasks_run(tasks, layers, code, hyper, step_scalars, G, P, state, parallel, n_iter):
+    """Optimizer update of every parameter, split over the epoch's tasks.
+
+    ``step_scalars`` is filled for step 1 at ``hyper[0]`` (Adam's bias
+    corrections of the first step).
+    """
+    prepare_step(code, hyper, hyper[0], 1, step_scalars)
+    n_tasks = tasks.shape[0]
+    for _ in range(n_iter):
+        if parallel and n_tasks > 1:
+            for t in prange(n_tasks):
+                _update_task(t, tasks, layers, code, hyper, step_scalars, G, P, state)
+        else:
+            for t in range(n_tasks):
+                _update_task(t, tasks, layers, code, hyper, step_scalars, G, P, state)
