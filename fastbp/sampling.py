@@ -15,7 +15,7 @@ from ._rng import random_below
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk, gradient_task
 from .layout import N_OUT, ROW_OUT, region
 from .losses import CROSS_ENTROPY
-from .optimizers import prepare_step
+from .optimizers import prepare_step, update_range
 from .schedules import learning_rate
 
 # counters[STATUS] once every sample is classified correctly.
@@ -102,6 +102,6 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         totals[SAMPLES] += 1.0
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         for t in range(tasks.shape[0]):
-            gradient_task(np.int64(t), tasks, layers, one, one, yes, opt_code, hyper, step_scalars, acts, deltas, deltas_t,
-                          G, P, state)
+            gradient_task(np.int64(t), tasks, layers, one, one, acts, deltas, deltas_t, G)
+        update_range(opt_code, hyper, step_scalars, G, zero, P.shape[0], P, state)
         counters[STEP] += 1
