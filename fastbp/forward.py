@@ -51,10 +51,10 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits):
         if bias_start != NO_BIAS:
             # A view indexed from 0: P[bias_start + j] would keep numba's
             # negative-index check in the loop and block vectorisation.
-            b = P[bias_start:bias_start + n_out]
+            bias = P[bias_start:bias_start + n_out]
             for i in range(r0, r1):
                 for j in range(n_out):
-                    Z[i, j] += b[j]
+                    Z[i, j] += bias[j]
         if last:
             for i in range(r0, r1):
                 for j in range(n_out):
