@@ -23,6 +23,8 @@ def as_real_array(value, name, dtype):
     if kind not in "iuf":
         what = {"b": "bool", "c": "complex", "O": "object", "U": "str", "S": "bytes"}.get(kind, str(array.dtype))
         raise TypeError(f"{name} must hold real numbers (int or float), got dtype {what}")
+    if array.ndim == 0:  # np.ascontiguousarray would turn a scalar into shape (1,)
+        return array.astype(dtype)
     return np.ascontiguousarray(array, dtype=dtype)
 
 
@@ -105,6 +107,23 @@ def check_targets(Y, n_samples, n_out, loss, dtype, name="Y"):
                 "summing to 1; pass integer class labels as a 1-D array"
             )
     return Y2
+
+
+def check_real(value, name, low=None, low_open=False, high=None, high_open=False):
+    """Validate a real scalar argument (not a bool, not a string); return it as a float.
+
+    ``low``/``high`` bound it, open (exclusive) when ``low_open``/``high_open``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return value
 
 
 def check_int(value, name, low, allow_none=False):

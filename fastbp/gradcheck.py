@@ -67,8 +67,14 @@ def gradcheck(net, X, Y, epsilon=1e-6, max_checks=None, seed=0):
         ``floor = max(1e-3 · (largest |gradient| of the layer), 1e-8)``, so
         that round-off on negligible entries does not read as an error.
     """
+    from ._validation import check_int, check_real
     from .network import Network
 
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastbp Network, got {type(net).__name__}")
+    epsilon = check_real(epsilon, "epsilon", low=0.0, low_open=True)
+    max_checks = check_int(max_checks, "max_checks", 1, allow_none=True)
+    seed = check_int(seed, "seed", 0)
     twin = Network(net.sizes, activation=net.activations, output=net.output, loss=net.loss_name,
                    dtype=np.float64, bias=net.bias, weights=net.weights,
                    biases=net.biases if net.bias else None, leaky_slope=net.leaky_slope)

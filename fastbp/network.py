@@ -5,8 +5,8 @@ from collections import namedtuple
 import numpy as np
 
 from . import _rng, parallel
-from ._validation import (as_real_array, check_choice, check_finite, check_inputs, check_sample_weight,
-                          check_targets)
+from ._validation import (as_real_array, check_choice, check_finite, check_inputs, check_int, check_real,
+                          check_sample_weight, check_targets)
 from .activations import ACTIVATION_NAMES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .epoch import LOSS_SUM, SAMPLES, STATUS, forward_batches, train_batches
 from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_OUT, W_OFF, build_layer_table, workspace_size
@@ -86,16 +86,18 @@ class Network:
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be a bool, got {bias!r}")
         self.bias = bool(bias)
-        slope = float(leaky_slope)
-        if not np.isfinite(slope) or slope < 0:
-            raise ValueError(f"leaky_slope must be a finite number >= 0, got {leaky_slope!r}")
-        self.leaky_slope = slope
-        self.seed = seed
+        self.leaky_slope = check_real(leaky_slope, "leaky_slope", low=0.0)
+        self.seed = check_int(seed, "seed", 0, allow_none=True)
         codes = [HIDDEN_ACTIVATIONS[a] for a in self.activations] + [OUTPUT_ACTIVATIONS[self.output]]
         self._layers, n_params = build_layer_table(self.sizes, codes, self.bias)
+        try:
+            self._P = np.zeros(n_params, dtype=self.dtype)
+        except MemoryError:
+            size = n_params * np.dtype(self.dtype).itemsize / 2**30
+            raise ValueError(f"sizes={self.sizes} needs {n_params:,} parameters ({size:,.1f} GiB): "
+                             "too large for this machine's memory") from None
         self._out_code = OUTPUT_ACTIVATIONS[self.output]
         self._loss_code = LOSSES[self.loss_name]
-        self._P = np.zeros(n_params, dtype=self.dtype)
         rng = np.random.default_rng(seed)
         self._rng_state = _rng.new_state(rng.integers(2**63))
         # [step, epoch, status]: the kernels' counters, kept across fit calls.
@@ -130,7 +132,7 @@ class Network:
             One ``(n_out,)`` array per layer; zeros if omitted.
         """
         n_layers = len(self.sizes) - 1
-        weights = list(weights) if not isinstance(weights, np.ndarray) else [weights]
+        weights = _as_list(weights, "weights")
         if len(weights) != n_layers:
             raise ValueError(f"weights must hold {n_layers} arrays (one per layer), got {len(weights)}")
         new_W = []
@@ -145,7 +147,7 @@ class Network:
         if biases is not None:
             if not self.bias:
                 raise ValueError("biases were given but the network has bias=False")
-            biases = list(biases)
+            biases = _as_list(biases, "biases")
             if len(biases) != n_layers:
                 raise ValueError(f"biases must hold {n_layers} arrays (one per layer), got {len(biases)}")
             for l, b in enumerate(biases):
@@ -427,13 +429,27 @@ class Network:
                         sample_weight=sample_weight, n_threads=n_threads)
 
     # ---------------------------------------------------------------- helpers
-    def _check_data(self, X, Y):
-        X2, single = check_inputs(X, self.n_inputs, self.dtype)
+    def _check_data(self, X, Y, names=("X", "Y")):
+        X2, single = check_inputs(X, self.n_inputs, self.dtype, name=names[0])
         if single:  # one sample: a scalar target (label or value) or one target row
             Y = np.asarray(Y)
             Y = Y.reshape(1) if Y.ndim == 0 else Y.reshape(1, -1)
-        Y2 = check_targets(Y, X2.shape[0], self.n_outputs, self.loss_name, self.dtype)
+        Y2 = check_targets(Y, X2.shape[0], self.n_outputs, self.loss_name, self.dtype, name=names[1])
         return X2, Y2
+
+
+def _as_list(value, name):
+    """``value`` (one array per layer) as a list; a lone array is one layer."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of arrays (one per layer), got {type(value).__name__}") from None
+
+
+# Widths beyond this cannot be addressed by the int64 layer table anyway.
+MAX_WIDTH = 2**31
 
 
 def _check_sizes(sizes):
@@ -448,6 +464,8 @@ def _check_sizes(sizes):
             raise TypeError(f"sizes must hold ints, got {v!r} in {values}")
         if v < 1:
             raise ValueError(f"every layer width must be >= 1, got {values}")
+        if v > MAX_WIDTH:
+            raise ValueError(f"layer widths must be at most {MAX_WIDTH:,}, got {v:,} in sizes")
     return [int(v) for v in values]
 
 

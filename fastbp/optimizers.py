@@ -20,6 +20,7 @@ import weakref
 import numpy as np
 
 from ._jit import cast_like, kernel
+from ._validation import check_real
 from .schedules import as_schedule
 
 SGD_CODE, RMSPROP_CODE, ADAM_CODE, ADAMW_CODE = range(4)
@@ -28,20 +29,6 @@ SGD_CODE, RMSPROP_CODE, ADAM_CODE, ADAMW_CODE = range(4)
 LR, H1, H2, H3, H4, H5 = range(6)
 # Layout of the per-step float64 ``step_scalars`` array.
 STEP_LR, BIAS_CORRECTION1, BIAS_CORRECTION2 = range(3)
-
-
-def _number(name, value, low=None, low_open=False, high=None, high_open=False):
-    """Validate a real hyperparameter and return it as a Python float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
-    return value
 
 
 class Optimizer:
@@ -57,7 +44,7 @@ class Optimizer:
     n_state = 1
 
     def __init__(self, lr, schedule=None):
-        self.lr = _number("lr", lr, low=0.0, low_open=True)
+        self.lr = check_real(lr, "lr", low=0.0, low_open=True)
         self.schedule = as_schedule(schedule)
         self.state = None  # ndarray (n_state, n_params) once bound
         self.steps = 0  # updates applied so far (Adam's t)
@@ -120,13 +107,13 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, schedule=None):
         super().__init__(lr, schedule)
-        self.momentum = _number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
-        self.weight_decay = _number("weight_decay", weight_decay, low=0.0)
+        self.weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
 
     def hyperparameters(self):
         return np.array([self.lr, self.momentum, float(self.nesterov), self.weight_decay, 0.0, 0.0])
@@ -154,10 +141,10 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr=0.001, rho=0.9, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, schedule=None):
         super().__init__(lr, schedule)
-        self.rho = _number("rho", rho, low=0.0, high=1.0, high_open=True)
-        self.eps = _number("eps", eps, low=0.0, low_open=True)
-        self.weight_decay = _number("weight_decay", weight_decay, low=0.0)
-        self.momentum = _number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.rho = check_real(rho, "rho", low=0.0, high=1.0, high_open=True)
+        self.eps = check_real(eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
+        self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         if not isinstance(centered, (bool, np.bool_)):
             raise TypeError(f"centered must be a bool, got {centered!r}")
         self.centered = bool(centered)
@@ -186,10 +173,10 @@ class Adam(Optimizer):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, schedule=None):
         super().__init__(lr, schedule)
-        self.beta1 = _number("beta1", beta1, low=0.0, high=1.0, high_open=True)
-        self.beta2 = _number("beta2", beta2, low=0.0, high=1.0, high_open=True)
-        self.eps = _number("eps", eps, low=0.0, low_open=True)
-        self.weight_decay = _number("weight_decay", weight_decay, low=0.0)
+        self.beta1 = check_real(beta1, "beta1", low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_real(beta2, "beta2", low=0.0, high=1.0, high_open=True)
+        self.eps = check_real(eps, "eps", low=0.0, low_open=True)
+        self.weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
 
     def hyperparameters(self):
         return np.array([self.lr, self.beta1, self.beta2, self.eps, self.weight_decay, 0.0])

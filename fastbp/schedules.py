@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ._jit import kernel
+from ._validation import check_int, check_real
 
 CONSTANT, STEP_DECAY, EXPONENTIAL, COSINE = range(4)
 
@@ -34,7 +35,9 @@ class Schedule:
         return np.array([self.code, 0.0, 0.0], dtype=np.float64)
 
     def __call__(self, lr, epoch):
-        """Learning rate at ``epoch`` (the same closed form, in Python)."""
+        """Learning rate at ``epoch`` (0-based) for base rate ``lr``."""
+        lr = check_real(lr, "lr", low=0.0, low_open=True)
+        epoch = check_int(epoch, "epoch", 0)
         return learning_rate(lr, self.parameters(), epoch)
 
     def __repr__(self):
@@ -52,11 +55,8 @@ class StepDecay(Schedule):
     code = STEP_DECAY
 
     def __init__(self, step_size, gamma=0.1):
-        if not isinstance(step_size, (int, np.integer)) or step_size < 1:
-            raise ValueError(f"step_size must be an integer >= 1, got {step_size!r}")
-        _check_positive("gamma", gamma)
-        self.step_size = int(step_size)
-        self.gamma = float(gamma)
+        self.step_size = check_int(step_size, "step_size", 1)
+        self.gamma = check_real(gamma, "gamma", low=0.0, low_open=True)
 
     def parameters(self):
         return np.array([self.code, self.step_size, self.gamma], dtype=np.float64)
@@ -68,8 +68,7 @@ class Exponential(Schedule):
     code = EXPONENTIAL
 
     def __init__(self, gamma):
-        _check_positive("gamma", gamma)
-        self.gamma = float(gamma)
+        self.gamma = check_real(gamma, "gamma", low=0.0, low_open=True)
 
     def parameters(self):
         return np.array([self.code, self.gamma, 0.0], dtype=np.float64)
@@ -81,12 +80,8 @@ class Cosine(Schedule):
     code = COSINE
 
     def __init__(self, t_max, lr_min=0.0):
-        if not isinstance(t_max, (int, np.integer)) or t_max < 1:
-            raise ValueError(f"t_max must be an integer >= 1, got {t_max!r}")
-        if not np.isfinite(lr_min) or lr_min < 0:
-            raise ValueError(f"lr_min must be a finite number >= 0, got {lr_min!r}")
-        self.t_max = int(t_max)
-        self.lr_min = float(lr_min)
+        self.t_max = check_int(t_max, "t_max", 1)
+        self.lr_min = check_real(lr_min, "lr_min", low=0.0)
 
     def parameters(self):
         return np.array([self.code, self.t_max, self.lr_min], dtype=np.float64)
@@ -105,11 +100,6 @@ def as_schedule(schedule):
         "schedule must be a fastbp schedule (Constant, StepDecay, Exponential, "
         f"Cosine) or None, got {schedule!r}"
     )
-
-
-def _check_positive(name, value):
-    if not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 @kernel

@@ -351,7 +351,7 @@ def _split_validation(net, X, Y, W, validation_data, validation_split):
             X_val, Y_val = validation_data
         except (TypeError, ValueError):
             raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
-        return X, Y, W, net._check_data(X_val, Y_val)
+        return X, Y, W, net._check_data(X_val, Y_val, names=("validation_data[0]", "validation_data[1]"))
     if isinstance(validation_split, (bool, np.bool_)) or not isinstance(validation_split, (int, float, np.floating)):
         raise TypeError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
     if not 0.0 <= validation_split < 1.0:
