@@ -3,8 +3,8 @@
 ``fastbp.epoch.train_batches`` fuses every kernel of a training step into two
 parallel regions, so a single kernel cannot be timed through it.  The drivers
 below call one serial kernel (``forward_rows``, ``backprop_rows``,
-``weight_gradient_rows``, ``update_range``) over exactly the row chunks or
-``(layer, j0, j1)`` tasks that ``train_batches`` uses, in a ``prange`` region
+``weight_gradient_rows``, ``update_range``) over exactly the row chunks,
+``(layer, j0, j1)`` tasks or parameter chunks that ``train_batches`` uses, in a ``prange`` region
 when ``parallel`` is true (as ``train_batches`` does for ``n_threads > 1``),
 ``n_iter`` times in a row without returning to Python.
 
@@ -20,7 +20,6 @@ try:
     from fastbp.backward import backprop_rows, weight_gradient_rows
     from fastbp.epoch import chunk_rows
     from fastbp.forward import forward_rows
-    from fastbp.layout import B_OFF, N_IN, NO_BIAS, W_OFF
     from fastbp.optimizers import prepare_step, update_range
 except ImportError as error:  # an old commit: the kernel benchmarks skip
     UNAVAILABLE = f"fastbp kernels not importable: {error}"
@@ -74,31 +73,36 @@ def gradient_tasks_run(tasks, layers, capacity, b, parallel, acts, deltas, delta
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _update_task(t, tasks, layers, code, hyper, step_scalars, G, P, state):
-    l = tasks[t, 0]
-    j0 = tasks[t, 1]
-    j1 = tasks[t, 2]
-    n_in = layers[l, N_IN]
-    w = layers[l, W_OFF]
-    update_range(code, hyper, step_scalars, G, w + j0 * n_in, w + j1 * n_in, P, state)
-    bias = layers[l, B_OFF]
-    if bias != NO_BIAS:
-        update_range(code, hyper, step_scalars, G, bias + j0, bias + j1, P, state)
+def _update_chunk(chunk, n_chunks, code, hyper, step_scalars, G, P, state):
+    n = P.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    p0 = chunk * size
+    update_range(code, hyper, step_scalars, G, p0, min(n, p0 + size), P, state)
 
 
 @numba.njit(**_FLAGS)
-def update_tasks_run(tasks, layers, code, hyper, step_scalars, G, P, state, parallel, n_iter):
-    """Optimizer update of every parameter, split over the epoch's tasks.
+def update_chunks_run(n_chunks, code, hyper, step_scalars, G, P, state, parallel, n_iter):
+    """Optimizer update of every parameter, split into ``n_chunks`` equal
+    ranges (``fastbp.parallel.update_chunks``), as the epoch does.
 
     ``step_scalars`` is filled for step 1 at ``hyper[0]`` (Adam's bias
     corrections of the first step).
     """
     prepare_step(code, hyper, hyper[0], 1, step_scalars)
-    n_tasks = tasks.shape[0]
     for _ in range(n_iter):
-        if parallel and n_tasks > 1:
-            for t in prange(n_tasks):
-                _update_task(t, tasks, layers, code, hyper, step_scalars, G, P, state)
+        if parallel and n_chunks > 1:
+            for c in prange(n_chunks):
+                _update_chunk(c, n_chunks, code, hyper, step_scalars, G, P, state)
         else:
-            for t in range(n_tasks):
-                _update_task(t, tasks, layers, code, hyper, step_scalars, G, P, state)
+            for c in range(n_chunks):
+                _update_chunk(c, n_chunks, code, hyper, step_scalars, G, P, state)
+
+
+def update_chunk_count(n_params, n_state):
+    """Chunks the epoch splits the update into (one per thread in commits
+    that predate ``fastbp.parallel.update_chunks``)."""
+    from fastbp import parallel
+
+    if hasattr(parallel, "update_chunks"):
+        return int(parallel.update_chunks(n_params, n_state))
+    return int(parallel.max_threads())

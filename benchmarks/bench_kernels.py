@@ -110,8 +110,8 @@ class WeightGradient(_KernelBase):
 
 
 class OptimizerUpdate(_KernelBase):
-    """``update_range`` of every parameter (``2·width² + 2·width``), split over
-    the tasks the epoch uses for batches of 64 rows."""
+    """``update_range`` of every parameter (``2·width² + 2·width``), split into
+    the epoch's parameter chunks."""
 
     params = [UPDATE_WIDTHS, OPTIMIZERS, DTYPES, THREADS]
     param_names = ["width", "optimizer", "dtype", "threads"]
@@ -121,10 +121,10 @@ class OptimizerUpdate(_KernelBase):
         opt = make_optimizer(optimizer)
         self.code = OPTIMIZER_CODES[optimizer]
         self.hyper = opt.hyperparameters()
-        self.state = np.zeros((3, self.P.size), dtype=self.P.dtype)
+        self.state = np.zeros((opt.n_state, self.P.size), dtype=self.P.dtype)
+        self.n_chunks = self.d.update_chunk_count(self.P.size, opt.n_state)
         self.time_update()
 
     def time_update(self, *params):
-        ws = self.ws
-        self.d.update_tasks_run(ws["tasks"], self.layers, self.code, self.hyper, ws["step_scalars"], ws["G"],
-                                self.P, self.state, self.parallel, 1)
+        self.d.update_chunks_run(self.n_chunks, self.code, self.hyper, self.ws["step_scalars"], self.ws["G"],
+                                 self.P, self.state, self.parallel, 1)

@@ -45,7 +45,8 @@ def profile(sizes, batch, n_threads, dtype=np.float32, optimizer="sgd", activati
     ws["deltas"][:] = rng.standard_normal(ws["deltas"].size) * 1e-3
     ws["G"][:] = rng.standard_normal(ws["G"].size) * 1e-3
     P = net.parameters.copy()
-    state = np.zeros((3, P.size), dtype)
+    state = np.zeros((opt.n_state, P.size), dtype)
+    n_chunks = d.update_chunk_count(P.size, opt.n_state)
     code = {"sgd": 0, "momentum": 0, "adam": 2}[optimizer]
     hyper = opt.hyperparameters()
 
@@ -56,8 +57,8 @@ def profile(sizes, batch, n_threads, dtype=np.float32, optimizer="sgd", activati
                                                      parallel, ws["acts"], ws["deltas"], k),
         "weight gradients": lambda k: d.gradient_tasks_run(ws["tasks"], layers, batch, batch, parallel,
                                                            ws["acts"], ws["deltas"], ws["deltas_t"], ws["G"], k),
-        f"update ({optimizer})": lambda k: d.update_tasks_run(ws["tasks"], layers, code, hyper,
-                                                              ws["step_scalars"], ws["G"], P, state, parallel, k),
+        f"update ({optimizer})": lambda k: d.update_chunks_run(n_chunks, code, hyper, ws["step_scalars"], ws["G"],
+                                                               P, state, parallel, k),
     }
     out = {}
     with fastbp.threads(n_threads):
