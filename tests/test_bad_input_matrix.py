@@ -144,7 +144,7 @@ def call_entry(entry, make_net, X, Y=None, **kw):
 # ------------------------------------------------------ bad X, Y, weights
 BAD_X = [
     ("X 3-D", np.zeros((4, 3, 1)), r"\bX\b.*2-D"),
-    ("X 0-D scalar", np.float64(1.0), r"\bX\b.*expects 3"),
+    ("X 0-D scalar", np.float64(1.0), r"\bX\b.*(2-D|expects 3)"),
     ("X wrong feature count", np.zeros((4, 5)), r"\bX\b.*5 features.*expects 3"),
     ("X single sample of wrong length", np.zeros(5), r"\bX\b.*5 features.*expects 3"),
     ("X empty (0, 3)", np.zeros((0, 3)), r"\bX\b.*empty"),
@@ -215,6 +215,9 @@ BAD_W = [
     ("sample_weight str", ["1"] * 4, r"sample_weight.*str"),
     ("sample_weight complex", np.ones(4, complex), r"sample_weight.*complex"),
     ("sample_weight ragged", [[1.0], [1.0, 2.0], 1.0, 1.0], r"sample_weight.*array-like"),
+    ("sample_weight scalar 0", 0.0, r"sample_weight.*zero for every sample"),
+    ("sample_weight scalar negative", -1.0, r"sample_weight.*>= 0"),
+    ("sample_weight scalar NaN", NAN, r"sample_weight.*NaN"),
 ]
 
 BAD_THREADS = [
@@ -278,11 +281,6 @@ def _other_owner():
     return opt
 
 
-VALIDATION_DATA_BUG = ("bug: fit(validation_data=(X_val, Y_val)) with bad X_val / Y_val raises the message for "
-                       "'X' / 'Y' ('X has 5 features per sample ...'), naming the training data that are fine; "
-                       "it should name validation_data (check X_val/Y_val with name='validation_data[0]'/'[1]')")
-
-
 def fit_option_cases():
     bad = [
         ("epochs=-1", dict(epochs=-1), r"epochs must be >= 0"),
@@ -336,13 +334,13 @@ def fit_option_cases():
              r"misclassified.*classification loss"),
         Case("Network.fit", "validation_data with the wrong feature count",
              lambda: _fit(ce_net(), X, LABELS, validation_data=(np.zeros((2, 5)), [0, 1])),
-             r"validation_data|X_val", bug=VALIDATION_DATA_BUG),
+             r"validation_data|X_val"),
         Case("Network.fit", "validation_data with labels out of range",
              lambda: _fit(ce_net(), X, LABELS, validation_data=(X, [0, 1, 7, 0])),
-             r"validation_data|Y_val", bug=VALIDATION_DATA_BUG),
+             r"validation_data|Y_val"),
         Case("Network.fit", "validation_data with NaN",
              lambda: _fit(ce_net(), X, LABELS, validation_data=(with_value(X, (0, 0), NAN), LABELS)),
-             r"validation_data|X_val", bug=VALIDATION_DATA_BUG),
+             r"validation_data|X_val"),
         Case("Network.fit", "callbacks=5 (not a sequence)", lambda: _fit(ce_net(), X, LABELS, callbacks=5),
              r"callbacks", bug="bug: fit(callbacks=5) raises the raw TypeError \"'int' object is not iterable\" "
                                "from list(callbacks), which does not name callbacks"),
@@ -371,15 +369,6 @@ def fit_option_cases():
 
 
 # ------------------------------------------------------------ constructor
-SEED_BUG = ("bug: Network(seed=...) is not validated: numpy's SeedSequence error ('SeedSequence expects int or "
-            "sequence of ints for entropy not abc' / 'expected non-negative integer') does not name seed")
-LEAKY_BUG = ("bug: Network(leaky_slope=...) converts with float() before checking: 'abc' raises \"could not "
-             "convert string to float: 'abc'\", None raises float()'s TypeError, neither names leaky_slope, and "
-             "the string '0.1' is silently accepted")
-ITERABLE_BUG = ("bug: Network(weights=5) / Network(biases=5) raise the raw TypeError \"'int' object is not "
-                "iterable\" from list(...), which does not name the argument")
-OVERFLOW_BUG = ("bug: Network(sizes=[2**40, 2**40, 1]) raises OverflowError ('Python int too large to convert "
-                "to C long') from the int64 layer table instead of a ValueError saying the network is too large")
 
 
 def constructor_cases():
@@ -447,16 +436,16 @@ def constructor_cases():
     ]
     cases = [Case("Network()", name, call, m) for name, call, m in bad]
     cases += [
-        Case("Network()", "seed='abc'", net(seed="abc"), r"\bseed\b", bug=SEED_BUG),
-        Case("Network()", "seed=-1", net(seed=-1), r"\bseed\b", bug=SEED_BUG),
-        Case("Network()", "seed=1.5", net(seed=1.5), r"\bseed\b", bug=SEED_BUG),
-        Case("Network()", "leaky_slope='abc'", net(leaky_slope="abc"), r"leaky_slope", bug=LEAKY_BUG),
-        Case("Network()", "leaky_slope=None", net(leaky_slope=None), r"leaky_slope", bug=LEAKY_BUG),
-        Case("Network()", "leaky_slope='0.1' (a str)", net(leaky_slope="0.1"), r"leaky_slope", bug=LEAKY_BUG),
-        Case("Network()", "weights=5", net(weights=5), r"weights", bug=ITERABLE_BUG),
-        Case("Network()", "biases=5", net(weights=[W0, W1], biases=5), r"biases", bug=ITERABLE_BUG),
+        Case("Network()", "seed='abc'", net(seed="abc"), r"\bseed\b"),
+        Case("Network()", "seed=-1", net(seed=-1), r"\bseed\b"),
+        Case("Network()", "seed=1.5", net(seed=1.5), r"\bseed\b"),
+        Case("Network()", "leaky_slope='abc'", net(leaky_slope="abc"), r"leaky_slope"),
+        Case("Network()", "leaky_slope=None", net(leaky_slope=None), r"leaky_slope"),
+        Case("Network()", "leaky_slope='0.1' (a str)", net(leaky_slope="0.1"), r"leaky_slope"),
+        Case("Network()", "weights=5", net(weights=5), r"weights"),
+        Case("Network()", "biases=5", net(weights=[W0, W1], biases=5), r"biases"),
         Case("Network()", "sizes too large for int64 ([2**40, 2**40, 1])", net(sizes=[2**40, 2**40, 1]),
-             r"sizes|too large|parameters", bug=OVERFLOW_BUG),
+             r"sizes|too large|parameters"),
         Case("Network()", "softmax + cross_entropy with a single output",
              net(sizes=[3, 4, 1], output="softmax", loss="cross_entropy"), r"output|softmax|sigmoid",
              bug="bug: Network([3, 4, 1], output='softmax', loss='cross_entropy') is accepted although a softmax "
@@ -479,14 +468,6 @@ def constructor_cases():
 
 
 # ---------------------------------------------------- optimizers, schedules
-SCHEDULE_CALL_BUG = ("bug: Schedule.__call__(lr, epoch) does not validate its arguments: a str or None lr "
-                     "reaches the numba kernel learning_rate() and raises numba's TypingError; a negative "
-                     "epoch silently returns a rate (StepDecay(2)(0.1, -1) == 1.0); check lr (real, > 0) "
-                     "and epoch (int >= 0) in Python first")
-SCHEDULE_BOOL_BUG = ("bug: schedules accept bools as numbers (StepDecay(step_size=True), Cosine(t_max=True), "
-                     "Exponential(gamma=True)) while the rest of fastbp refuses bools for ints/floats")
-COSINE_LR_MIN_BUG = ("bug: Cosine(lr_min='a' / None) raises numpy's 'ufunc isfinite not supported for the input "
-                     "types' TypeError, which does not name lr_min; check the type first")
 
 
 def optimizer_cases():
@@ -537,70 +518,59 @@ def optimizer_cases():
         for name, kw, m in common + specific[cls]:
             cases.append(Case(f"{cls.__name__}()", name, functools.partial(cls, **kw), m))
     sched = [
-        ("StepDecay()", "step_size=0", lambda: fastbp.StepDecay(0), r"step_size must be an integer >= 1"),
-        ("StepDecay()", "step_size=-1", lambda: fastbp.StepDecay(-1), r"step_size must be an integer >= 1"),
-        ("StepDecay()", "step_size=1.5", lambda: fastbp.StepDecay(1.5), r"step_size must be an integer"),
-        ("StepDecay()", "step_size=None", lambda: fastbp.StepDecay(None), r"step_size must be an integer"),
-        ("StepDecay()", "step_size='2'", lambda: fastbp.StepDecay("2"), r"step_size must be an integer"),
-        ("StepDecay()", "gamma=0", lambda: fastbp.StepDecay(2, gamma=0), r"gamma must be a finite number > 0"),
-        ("StepDecay()", "gamma=-1", lambda: fastbp.StepDecay(2, gamma=-1), r"gamma must be a finite number > 0"),
-        ("StepDecay()", "gamma=NaN", lambda: fastbp.StepDecay(2, gamma=NAN), r"gamma must be a finite"),
-        ("StepDecay()", "gamma=inf", lambda: fastbp.StepDecay(2, gamma=INF), r"gamma must be a finite"),
-        ("StepDecay()", "gamma='a'", lambda: fastbp.StepDecay(2, gamma="a"), r"gamma must be a finite"),
-        ("StepDecay()", "gamma=None", lambda: fastbp.StepDecay(2, gamma=None), r"gamma must be a finite"),
-        ("Exponential()", "gamma=0", lambda: fastbp.Exponential(0), r"gamma must be a finite number > 0"),
-        ("Exponential()", "gamma=-0.5", lambda: fastbp.Exponential(-0.5), r"gamma must be a finite number > 0"),
-        ("Exponential()", "gamma=NaN", lambda: fastbp.Exponential(NAN), r"gamma must be a finite"),
-        ("Exponential()", "gamma='a'", lambda: fastbp.Exponential("a"), r"gamma must be a finite"),
-        ("Cosine()", "t_max=0", lambda: fastbp.Cosine(0), r"t_max must be an integer >= 1"),
-        ("Cosine()", "t_max=-1", lambda: fastbp.Cosine(-1), r"t_max must be an integer >= 1"),
-        ("Cosine()", "t_max=1.5", lambda: fastbp.Cosine(1.5), r"t_max must be an integer"),
-        ("Cosine()", "t_max=None", lambda: fastbp.Cosine(None), r"t_max must be an integer"),
-        ("Cosine()", "lr_min=-1", lambda: fastbp.Cosine(10, lr_min=-1), r"lr_min must be a finite number >= 0"),
-        ("Cosine()", "lr_min=NaN", lambda: fastbp.Cosine(10, lr_min=NAN), r"lr_min must be a finite"),
-        ("Cosine()", "lr_min=inf", lambda: fastbp.Cosine(10, lr_min=INF), r"lr_min must be a finite"),
+        ("StepDecay()", "step_size=0", lambda: fastbp.StepDecay(0), r"step_size must be"),
+        ("StepDecay()", "step_size=-1", lambda: fastbp.StepDecay(-1), r"step_size must be"),
+        ("StepDecay()", "step_size=1.5", lambda: fastbp.StepDecay(1.5), r"step_size must be"),
+        ("StepDecay()", "step_size=None", lambda: fastbp.StepDecay(None), r"step_size must be"),
+        ("StepDecay()", "step_size='2'", lambda: fastbp.StepDecay("2"), r"step_size must be"),
+        ("StepDecay()", "gamma=0", lambda: fastbp.StepDecay(2, gamma=0), r"gamma must be"),
+        ("StepDecay()", "gamma=-1", lambda: fastbp.StepDecay(2, gamma=-1), r"gamma must be"),
+        ("StepDecay()", "gamma=NaN", lambda: fastbp.StepDecay(2, gamma=NAN), r"gamma must be"),
+        ("StepDecay()", "gamma=inf", lambda: fastbp.StepDecay(2, gamma=INF), r"gamma must be"),
+        ("StepDecay()", "gamma='a'", lambda: fastbp.StepDecay(2, gamma="a"), r"gamma must be"),
+        ("StepDecay()", "gamma=None", lambda: fastbp.StepDecay(2, gamma=None), r"gamma must be"),
+        ("Exponential()", "gamma=0", lambda: fastbp.Exponential(0), r"gamma must be"),
+        ("Exponential()", "gamma=-0.5", lambda: fastbp.Exponential(-0.5), r"gamma must be"),
+        ("Exponential()", "gamma=NaN", lambda: fastbp.Exponential(NAN), r"gamma must be"),
+        ("Exponential()", "gamma='a'", lambda: fastbp.Exponential("a"), r"gamma must be"),
+        ("Cosine()", "t_max=0", lambda: fastbp.Cosine(0), r"t_max must be"),
+        ("Cosine()", "t_max=-1", lambda: fastbp.Cosine(-1), r"t_max must be"),
+        ("Cosine()", "t_max=1.5", lambda: fastbp.Cosine(1.5), r"t_max must be"),
+        ("Cosine()", "t_max=None", lambda: fastbp.Cosine(None), r"t_max must be"),
+        ("Cosine()", "lr_min=-1", lambda: fastbp.Cosine(10, lr_min=-1), r"lr_min must be"),
+        ("Cosine()", "lr_min=NaN", lambda: fastbp.Cosine(10, lr_min=NAN), r"lr_min must be"),
+        ("Cosine()", "lr_min=inf", lambda: fastbp.Cosine(10, lr_min=INF), r"lr_min must be"),
     ]
     cases += [Case(entry, name, call, m) for entry, name, call, m in sched]
     cases += [
-        Case("Cosine()", "lr_min='a'", lambda: fastbp.Cosine(10, lr_min="a"), r"lr_min", bug=COSINE_LR_MIN_BUG),
-        Case("Cosine()", "lr_min=None", lambda: fastbp.Cosine(10, lr_min=None), r"lr_min", bug=COSINE_LR_MIN_BUG),
-        Case("StepDecay()", "step_size=True", lambda: fastbp.StepDecay(True), r"step_size", bug=SCHEDULE_BOOL_BUG),
-        Case("Cosine()", "t_max=True", lambda: fastbp.Cosine(True), r"t_max", bug=SCHEDULE_BOOL_BUG),
-        Case("Exponential()", "gamma=True", lambda: fastbp.Exponential(True), r"gamma", bug=SCHEDULE_BOOL_BUG),
-        Case("Schedule.__call__", "lr='a'", lambda: fastbp.StepDecay(2)("a", 1), r"\blr\b", bug=SCHEDULE_CALL_BUG),
-        Case("Schedule.__call__", "lr=None", lambda: fastbp.Cosine(5)(None, 1), r"\blr\b", bug=SCHEDULE_CALL_BUG),
-        Case("Schedule.__call__", "epoch=-1", lambda: fastbp.StepDecay(2)(0.1, -1), r"epoch",
-             bug=SCHEDULE_CALL_BUG),
-        Case("Schedule.__call__", "epoch='a'", lambda: fastbp.Exponential(0.5)(0.1, "a"), r"epoch",
-             bug=SCHEDULE_CALL_BUG),
+        Case("Cosine()", "lr_min='a'", lambda: fastbp.Cosine(10, lr_min="a"), r"lr_min"),
+        Case("Cosine()", "lr_min=None", lambda: fastbp.Cosine(10, lr_min=None), r"lr_min"),
+        Case("StepDecay()", "step_size=True", lambda: fastbp.StepDecay(True), r"step_size"),
+        Case("Cosine()", "t_max=True", lambda: fastbp.Cosine(True), r"t_max"),
+        Case("Exponential()", "gamma=True", lambda: fastbp.Exponential(True), r"gamma"),
+        Case("Schedule.__call__", "lr='a'", lambda: fastbp.StepDecay(2)("a", 1), r"\blr\b"),
+        Case("Schedule.__call__", "lr=None", lambda: fastbp.Cosine(5)(None, 1), r"\blr\b"),
+        Case("Schedule.__call__", "epoch=-1", lambda: fastbp.StepDecay(2)(0.1, -1), r"epoch"),
+        Case("Schedule.__call__", "epoch='a'", lambda: fastbp.Exponential(0.5)(0.1, "a"), r"epoch"),
     ]
     return cases
 
 
 # --------------------------------------------------- gradcheck, threads
-GRADCHECK_BUG = ("bug: gradcheck(net, X, Y, epsilon, max_checks, seed) does not validate net/epsilon/max_checks/"
-                 "seed: net='abc' raises AttributeError, epsilon=0 ZeroDivisionError, epsilon=NaN returns a "
-                 "GradientCheck whose max_error is NaN, epsilon='a' numpy's UFuncTypeError, max_checks=-1 / 1.5 "
-                 "and seed='a' numpy's own messages; none names the argument")
 
 
 def gradcheck_cases():
     g = functools.partial(fastbp.gradcheck)
     cases = [
-        Case("gradcheck", "net='abc' (not a Network)", lambda: g("abc", X, LABELS), r"\bnet\b.*Network",
-             bug=GRADCHECK_BUG),
-        Case("gradcheck", "net=None", lambda: g(None, X, LABELS), r"\bnet\b.*Network", bug=GRADCHECK_BUG),
-        Case("gradcheck", "epsilon=0", lambda: g(ce_net(), X, LABELS, epsilon=0), r"epsilon", bug=GRADCHECK_BUG),
-        Case("gradcheck", "epsilon=NaN", lambda: g(ce_net(), X, LABELS, epsilon=NAN), r"epsilon",
-             bug=GRADCHECK_BUG),
-        Case("gradcheck", "epsilon='a'", lambda: g(ce_net(), X, LABELS, epsilon="a"), r"epsilon",
-             bug=GRADCHECK_BUG),
-        Case("gradcheck", "max_checks=-1", lambda: g(ce_net(), X, LABELS, max_checks=-1), r"max_checks",
-             bug=GRADCHECK_BUG),
-        Case("gradcheck", "max_checks=1.5", lambda: g(ce_net(), X, LABELS, max_checks=1.5), r"max_checks",
-             bug=GRADCHECK_BUG),
+        Case("gradcheck", "net='abc' (not a Network)", lambda: g("abc", X, LABELS), r"\bnet\b.*Network"),
+        Case("gradcheck", "net=None", lambda: g(None, X, LABELS), r"\bnet\b.*Network"),
+        Case("gradcheck", "epsilon=0", lambda: g(ce_net(), X, LABELS, epsilon=0), r"epsilon"),
+        Case("gradcheck", "epsilon=NaN", lambda: g(ce_net(), X, LABELS, epsilon=NAN), r"epsilon"),
+        Case("gradcheck", "epsilon='a'", lambda: g(ce_net(), X, LABELS, epsilon="a"), r"epsilon"),
+        Case("gradcheck", "max_checks=-1", lambda: g(ce_net(), X, LABELS, max_checks=-1), r"max_checks"),
+        Case("gradcheck", "max_checks=1.5", lambda: g(ce_net(), X, LABELS, max_checks=1.5), r"max_checks"),
         Case("gradcheck", "seed='a' (with max_checks)", lambda: g(ce_net(), X, LABELS, max_checks=2, seed="a"),
-             r"\bseed\b", bug=GRADCHECK_BUG),
+             r"\bseed\b"),
     ]
 
     def enter(n):
@@ -1192,12 +1162,7 @@ VALID = [
           entries=WEIGHTED),
     Valid("sample_weight non-contiguous view", lambda: _xyw(X, ONEHOT, _strided(W)), entries=WEIGHTED),
     Valid("sample_weight float32", lambda: _xyw(X, ONEHOT, W.astype(np.float32)), entries=WEIGHTED),
-    Valid("sample_weight scalar", lambda: _xyw(X, ONEHOT, 2.0, wc=np.full(4, 2.0)), entries=WEIGHTED,
-          bug="bug: a scalar sample_weight (documented by the w.ndim == 0 branch of check_sample_weight) is "
-              "refused with 'sample_weight must have shape (4,) ... got (1,)': as_real_array's "
-              "np.ascontiguousarray turns 0-d input into shape (1,), so the broadcast branch is dead code "
-              "(the same promotion makes a scalar X a one-feature sample); use np.asarray(...) then "
-              "np.ascontiguousarray only for ndim >= 1, or test np.ndim(value) == 0 before converting"),
+    Valid("sample_weight scalar", lambda: _xyw(X, ONEHOT, 2.0, wc=np.full(4, 2.0)), entries=WEIGHTED),
     Valid("single sample (1-D X, int label)", lambda: _xyw(X[0], LABELS[0], None, X[:1], ONEHOT[:1], None)),
     Valid("single sample (1-D X, one-hot row)", lambda: _xyw(X[0], ONEHOT[0], None, X[:1], ONEHOT[:1], None),
           entries=Y_TAKERS),
