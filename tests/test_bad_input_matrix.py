@@ -1198,6 +1198,49 @@ def test_odd_but_valid_input_works_like_canonical(valid, entry):
     np.testing.assert_array_equal(np.ravel(got), np.ravel(want))  # bit for bit
 
 
+NUMPY_SCALARS = [
+    ("Network(seed=np.int64)", lambda: fastbp.Network([3, 2], seed=np.int64(3))),
+    ("Network(sizes=np.int32 array)", lambda: fastbp.Network(np.array([3, 4, 2], np.int32))),
+    ("Network(sizes=tuple)", lambda: fastbp.Network((3, 4, 2))),
+    ("Network(activation=tuple)", lambda: fastbp.Network([3, 4, 4, 2], activation=("relu", "tanh"))),
+    ("Network(leaky_slope=np.float32)", lambda: fastbp.Network([3, 4, 2], leaky_slope=np.float32(0.1))),
+    ("Network(dtype='float32')", lambda: fastbp.Network([3, 2], dtype="float32")),
+    ("Network(dtype=np.dtype)", lambda: fastbp.Network([3, 2], dtype=np.dtype("float64"))),
+    ("Network(bias=np.bool_)", lambda: fastbp.Network([3, 2], bias=np.True_)),
+    ("fit(epochs=np.int64, batch_size=np.int32)",
+     lambda: _fit(ce_net(), X, LABELS, epochs=np.int64(1), batch_size=np.int32(2))),
+    ("fit(n_threads=np.int64)", lambda: _fit(ce_net(), X, LABELS, n_threads=np.int64(1))),
+    ("fit(shuffle=np.bool_)", lambda: _fit(ce_net(), X, LABELS, shuffle=np.False_)),
+    ("fit(validation_split=np.float32)", lambda: _fit(ce_net(), X, LABELS, validation_split=np.float32(0.5))),
+    ("fit(early_stopping=np.int64)", lambda: _fit(ce_net(), X, LABELS, epochs=2, early_stopping=np.int64(1))),
+    ("fit(verbose=np.int64)", lambda: _fit(ce_net(), X, LABELS, verbose=np.int64(0))),
+    ("fit(validation_data=list pair)", lambda: _fit(ce_net(), X, LABELS, validation_data=[X.tolist(), LABELS])),
+    ("fit(callbacks=tuple)", lambda: _fit(ce_net(), X, LABELS, callbacks=(lambda *a: None,))),
+    ("SGD(lr=np.float32, momentum=np.float64, nesterov=np.bool_)",
+     lambda: fastbp.SGD(lr=np.float32(0.1), momentum=np.float64(0.9), nesterov=np.True_)),
+    ("SGD(lr=1) (an int)", lambda: fastbp.SGD(lr=1)),
+    ("Adam(beta1=np.float32)", lambda: fastbp.Adam(beta1=np.float32(0.8))),
+    ("StepDecay(np.int64, gamma=np.float32)", lambda: fastbp.StepDecay(np.int64(2), gamma=np.float32(0.5))),
+    ("Cosine(np.int32, lr_min=np.float64)", lambda: fastbp.Cosine(np.int32(5), lr_min=np.float64(0.0))),
+    ("Exponential(gamma=1) (an int)", lambda: fastbp.Exponential(1)),
+    ("Schedule(np.float32 lr, np.int64 epoch)", lambda: fastbp.StepDecay(2)(np.float32(0.1), np.int64(3))),
+    ("gradcheck(epsilon=np.float64, max_checks=np.int64, seed=np.int64)",
+     lambda: fastbp.gradcheck(ce_net(), X, LABELS, epsilon=np.float64(1e-6), max_checks=np.int64(2),
+                              seed=np.int64(1))),
+    ("threads(np.int64)", lambda: _enter_threads(np.int64(1))),
+]
+
+
+def _enter_threads(n):
+    with fastbp.threads(n):
+        pass
+
+
+@pytest.mark.parametrize("name,call", NUMPY_SCALARS, ids=[n for n, _ in NUMPY_SCALARS])
+def test_numpy_scalars_and_sequences_are_accepted_where_python_ones_are(name, call):
+    _guarded(call)
+
+
 def _fit_estimator(kind, Xa, ya, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
