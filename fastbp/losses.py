@@ -104,8 +104,8 @@ def output_delta_rows(Z, A, T, weights, r0, r1, out_code, loss_code, scale, D):
     return total
 
 
-def check_pair(output, loss):
-    """Raise ``ValueError`` if ``loss`` cannot be used with ``output``."""
+def check_pair(output, loss, n_out=None):
+    """Raise ``ValueError`` if ``loss`` cannot be used with ``output`` (and ``n_out`` outputs)."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     required = REQUIRED_OUTPUT[loss]
@@ -113,4 +113,9 @@ def check_pair(output, loss):
         raise ValueError(
             f"loss={loss!r} needs output={required!r} (its stable fused form "
             f"works on logits), got output={output!r}"
+        )
+    if output == "softmax" and n_out == 1:
+        raise ValueError(
+            "a softmax over a single output is always 1 (nothing to learn): for two classes use one "
+            "output with output='sigmoid', loss='binary_cross_entropy', or two softmax outputs"
         )

@@ -71,12 +71,12 @@ class Network:
 
     def __init__(self, sizes, activation="relu", output="identity", loss="mse", dtype=np.float32,
                  seed=None, bias=True, weights=None, biases=None, leaky_slope=0.01):
-        self.sizes = _check_sizes(sizes)
-        n_layers = len(self.sizes) - 1
-        self.activations = _check_activations(activation, n_layers - 1)
+        self._sizes = tuple(_check_sizes(sizes))
+        n_layers = len(self._sizes) - 1
+        self._activations = tuple(_check_activations(activation, n_layers - 1))
         self.output = check_choice(output, "output", OUTPUT_ACTIVATIONS)
         self.loss_name = check_choice(loss, "loss", LOSSES)
-        check_pair(self.output, self.loss_name)
+        check_pair(self.output, self.loss_name, self._sizes[-1])
         try:
             self.dtype = _DTYPES[np.dtype(dtype)]
         except TypeError:
@@ -160,6 +160,16 @@ class Network:
             self.weights[l][...] = new_W[l]
             if self.bias:
                 self.biases[l][...] = 0 if new_b[l] is None else new_b[l]
+
+    @property
+    def sizes(self):
+        """Layer widths, input first (a copy: the architecture is fixed)."""
+        return list(self._sizes)
+
+    @property
+    def activations(self):
+        """Hidden-layer activation names, one per hidden layer (a copy)."""
+        return list(self._activations)
 
     @property
     def weights(self):
@@ -374,6 +384,8 @@ class Network:
             sample these are the per-sample ``∂loss/∂z``; for ``n`` samples
             they carry the factor ``1/n``.
         """
+        if not isinstance(return_deltas, (bool, np.bool_)):
+            raise TypeError(f"return_deltas must be a bool, got {return_deltas!r}")
         X2, Y2 = self._check_data(X, Y)
         n = X2.shape[0]
         w = check_sample_weight(sample_weight, n, self.dtype)
@@ -432,7 +444,10 @@ class Network:
     def _check_data(self, X, Y, names=("X", "Y")):
         X2, single = check_inputs(X, self.n_inputs, self.dtype, name=names[0])
         if single:  # one sample: a scalar target (label or value) or one target row
-            Y = np.asarray(Y)
+            try:
+                Y = np.asarray(Y)
+            except Exception as exc:  # ragged nested lists and the like
+                raise TypeError(f"{names[1]} must be array-like: {exc}") from None
             Y = Y.reshape(1) if Y.ndim == 0 else Y.reshape(1, -1)
         Y2 = check_targets(Y, X2.shape[0], self.n_outputs, self.loss_name, self.dtype, name=names[1])
         return X2, Y2

@@ -178,7 +178,11 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
     verbose = check_int(verbose, "verbose", 0)
-    callbacks = list(callbacks or ())
+    try:
+        callbacks = list(callbacks or ())
+    except TypeError:
+        raise TypeError(f"callbacks must be a sequence of callables callback(net, epoch, logs), "
+                        f"got {type(callbacks).__name__}") from None
     for cb in callbacks:
         if not callable(cb):
             raise TypeError(f"callbacks must be callables callback(net, epoch, logs), got {cb!r}")
