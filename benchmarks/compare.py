@@ -110,6 +110,14 @@ def train_flops_per_sample(sizes):
     return 6 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
+def exact_train_flops_per_sample(sizes):
+    """Multiply-add FLOPs of one training sample, counted per layer: forward
+    and weight gradient 2 · n_in · n_out each, the δ recursion 2 · n_in · n_out
+    for every layer but the first (the input needs no δ)."""
+    macs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 4 * sum(macs) + 2 * sum(macs[1:])
+
+
 # =========================================================================== data
 def case_data(case):
     """Seeded inputs (float32), integer labels and one-hot targets."""
@@ -797,13 +805,16 @@ def summarize(all_results, blas, args):
         peers = [p for p in rates if p != "fastbp"]
         fast = rates.get("fastbp")
         best = max(peers, key=lambda p: rates[p]) if peers else None
-        flops = train_flops_per_sample(case["sizes"]) / (3 if case["kind"] == "predict" else 1)
+        predict = case["kind"] == "predict"
+        flops = train_flops_per_sample(case["sizes"]) / (3 if predict else 1)
+        exact = flops if predict else exact_train_flops_per_sample(case["sizes"])
         row = dict(case=name, kind=case["kind"], batch=case["batch"], optimizer=case["optimizer"],
                    sizes="-".join(map(str, case["sizes"])), rates=rates, marks=marks,
                    skipped={p: r["skipped"] for p, r in res.items() if "skipped" in r},
                    best=best, ratio=(fast / rates[best]) if fast and best else None,
                    ratios={p: fast / rates[p] for p in peers} if fast else {},
                    peak_fraction=(fast * flops / 1e9 / peak32) if fast and peak32 else None,
+                   exact_peak_fraction=(fast * exact / 1e9 / peak32) if fast and peak32 else None,
                    bg_load=max(entry["loads"]) if entry["loads"] else None)
         rows.append(row)
     return rows
@@ -812,7 +823,7 @@ def summarize(all_results, blas, args):
 def print_tables(rows, startup, blas, args, markdown, out=print):
     cols = [p for p in PEERS if any(p in r["rates"] or p in r["skipped"] for r in rows)]
     head = ["case", "net", "batch", "opt"] + [PEER_TITLES[p] for p in cols] + \
-        ["fastest peer", "fastbp / fastest", "fastbp % sgemm", "bg load"]
+        ["fastest peer", "fastbp / fastest", "fastbp % sgemm", "(exact FLOPs)", "bg load"]
     table = []
     for r in rows:
         cells = [r["case"], r["sizes"], str(r["batch"]) if r["kind"] == "train" else "predict",
@@ -825,13 +836,16 @@ def print_tables(rows, startup, blas, args, markdown, out=print):
         cells.append(PEER_TITLES.get(r["best"], "—") if r["best"] else "—")
         cells.append(f"{r['ratio']:.2f}×" if r["ratio"] else "—")
         cells.append(f"{100 * r['peak_fraction']:.0f}%" if r["peak_fraction"] else "—")
+        exact = r.get("exact_peak_fraction")
+        cells.append(f"{100 * exact:.0f}%" if exact else "—")
         cells.append(f"{r['bg_load']:.2f}" if r["bg_load"] is not None else "—")
         table.append(cells)
     _emit(head, table, markdown, out)
     out("")
     out("samples/s (rows/s for predict), median of the timed runs; * = timed on a fraction of an epoch "
         "and extrapolated; fastbp % sgemm = fastbp's FLOP rate (6·Σ n_in·n_out per trained sample, "
-        "2·Σ per predicted row) over the measured sgemm peak; bg load = CPU cores used by other "
+        "2·Σ per predicted row) over the measured sgemm peak; (exact FLOPs) counts no δ for the first layer "
+        "(4·Σ + 2·Σ over the other layers); bg load = CPU cores used by other "
         "processes while the case ran (max over its peers).")
     out("")
     # Ratio fastbp / each peer.
