@@ -35,6 +35,8 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     print_blob=True,
+    # CI must be repeatable: the same examples every run (local runs keep exploring).
+    derandomize=bool(os.environ.get("CI")),
 )
 PROFILE = settings.get_profile("fastbp")
 
@@ -43,8 +45,11 @@ INTENDED = (ValueError, TypeError)
 
 # ------------------------------------------------------------- strategies
 def _floats(low, high, dtype):
-    # Values exactly representable in dtype, so the reference sees the same numbers.
-    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=32 if dtype == np.float32 else 64)
+    # Values exactly representable in dtype, so the reference sees the same numbers.  No subnormals:
+    # a subnormal weight can put a ReLU input a hair above 0, where float32 arithmetic flushes it to
+    # 0 (derivative 0) while the float64 reference keeps it (derivative 1) — the kink, not a bug.
+    return st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False,
+                     width=32 if dtype == np.float32 else 64)
 
 
 @st.composite
