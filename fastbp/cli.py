@@ -206,34 +206,25 @@ def read_table(path, target="last", features=None, delimiter=None, parsed=None):
 
 
 # ------------------------------------------------------------------ commands
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+def _number(convert, low, what):
+    """An argparse ``type``: ``convert(text)`` (a whole number or a float), finite and ``>= low``."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not np.isfinite(value) or value < low:
+            raise argparse.ArgumentTypeError(f"expected a {'finite ' if convert is float else ''}number >= {low}, "
+                                             f"got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+_positive_int = _number(int, 1, "a whole number")
+_non_negative_int = _number(int, 0, "a whole number")
+_non_negative_float = _number(float, 0, "a number")
 
 
 def _threads(text):
