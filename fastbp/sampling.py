@@ -24,11 +24,13 @@ NOTHING_MISCLASSIFIED = 2
 
 @kernel
 def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits, deltas, targets,
-                   row_weights, single):
-    """Whether the current network gets sample ``i`` wrong (one forward pass)."""
+                   row_weights, single, no_weight, no_out):
+    """Whether the current network gets sample ``i`` wrong (one forward pass).
+
+    ``no_weight`` and ``no_out`` are the caller's empty arrays (nothing is
+    allocated per draw).
+    """
     single[0] = i
-    no_weight = np.empty(0, dtype=P.dtype)
-    no_out = np.empty((0, 0), dtype=P.dtype)
     # Typed values, not literals, so batch_chunk is not compiled once more.
     zero, one, no = np.int64(0), np.int64(1), np.bool_(False)
     batch_chunk(X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero, one, 1.0,
@@ -78,14 +80,14 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         for _attempt in range(n_samples):
             i = random_below(rng_state, n_samples)
             if _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits, deltas, targets,
-                              row_weights, single):
+                              row_weights, single, no_weight, no_out):
                 pick = i
                 break
         if pick < 0:
             count = 0
             for i in range(n_samples):
                 if _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits, deltas,
-                                  targets, row_weights, single):
+                                  targets, row_weights, single, no_weight, no_out):
                     wrong[count] = i
                     count += 1
             if count == 0:
