@@ -148,8 +148,9 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
     opt_code, hyper, schedule
         Optimizer code, its float64 hyperparameters, the schedule array.
     plan, tasks, update_chunks, parallel
-        Row plan, gradient tasks, number of parameter chunks of the update
-        (``fastbp.parallel``) and whether to run chunks in parallel regions.
+        Row plan (``[max_chunks, min_rows, split_gradients]``), gradient
+        tasks, number of parameter chunks of the update (``fastbp.parallel``)
+        and whether to run chunks in parallel regions.
     order : ndarray, shape (n_samples,) or (0,), int64
         Sample order (in/out: shuffled in place).
     rng_state : ndarray, shape (1,), uint64
@@ -212,7 +213,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         totals[LOSS_SUM] += loss
         totals[SAMPLES] += weight
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
-        if parallel and n_tasks > 1:
+        if parallel and plan[2] != 0 and n_tasks > 1:
             for t in prange(n_tasks):
                 gradient_task(np.int64(t), tasks, layers, batch_size, b, acts, deltas, deltas_t, G)
         else:

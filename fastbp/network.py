@@ -258,7 +258,7 @@ class Network:
                 cache.pop(next(iter(cache)))
             size = workspace_size(self._layers, capacity)
             n_out = self.n_outputs
-            plan = parallel.row_plan(self._layers)
+            plan = parallel.row_plan(self._layers, capacity)
             ws = dict(
                 acts=np.zeros(size, self.dtype),
                 logits=np.zeros(capacity * n_out, self.dtype),

@@ -98,18 +98,29 @@ def _release_blas():
             _blas_limiter = None
 
 
-def row_plan(layers):
-    """``[max_chunks, min_rows]``: how a batch is split into row chunks.
+def row_plan(layers, capacity):
+    """``[max_chunks, min_rows, split_gradients]``: how a batch's work is split.
 
     Parameters
     ----------
     layers : ndarray, shape (L, 7), int64
         Layer table.
+    capacity : int
+        Rows of the largest batch.
+
+    Returns
+    -------
+    ndarray, shape (3,), int64
+        The most row chunks, the fewest rows per chunk, and whether the
+        weight-gradient round carries enough work for a parallel region (a
+        region per step for a few thousand multiply-adds measured slower than
+        running its tasks serially).
     """
     macs = int(np.sum(layers[:, 0] * layers[:, 1]))
     flops_per_row = 4 * macs  # forward and the δ recursion
     min_rows = max(1, math.ceil(MIN_CHUNK_FLOPS / max(flops_per_row, 1)))
-    return np.array([max_threads(), min_rows], dtype=np.int64)
+    split_gradients = int(2 * capacity * macs >= 2 * MIN_CHUNK_FLOPS)
+    return np.array([max_threads(), min_rows, split_gradients], dtype=np.int64)
 
 
 def gradient_tasks(layers, capacity):

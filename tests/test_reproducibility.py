@@ -48,8 +48,9 @@ def test_work_is_really_split_in_that_setting():
     from fastbp.parallel import gradient_tasks, row_plan
 
     layers, _ = build_layer_table([48, 160, 96, 10], [3, 2, 5], True)
-    plan = row_plan(layers)
+    plan = row_plan(layers, 50)
     assert plan[1] < 50  # several rows chunks per batch of 50 (with max_threads > 1)
+    assert plan[2] == 1  # and the gradient round is split across threads
     assert len(gradient_tasks(layers, 50)) >= 3
 
 
