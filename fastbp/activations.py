@@ -30,7 +30,6 @@ HIDDEN_ACTIVATIONS = {
     "leaky_relu": LEAKY_RELU,
 }
 OUTPUT_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "softmax": SOFTMAX}
-ACTIVATION_NAMES = {code: name for name, code in {**HIDDEN_ACTIVATIONS, **OUTPUT_ACTIVATIONS}.items()}
 
 
 @kernel

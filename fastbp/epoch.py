@@ -17,7 +17,7 @@ from ._jit import kernel, parallel_kernel
 from ._rng import shuffle_in_place
 from .backward import backprop_rows, weight_gradient_rows
 from .forward import forward_rows
-from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_OUT, W_OFF, region
+from .layout import N_IN, N_OUT, ROW_OUT, region
 from .losses import output_delta_rows
 from .optimizers import prepare_step, update_range
 from .schedules import learning_rate

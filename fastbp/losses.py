@@ -20,7 +20,6 @@ from .activations import SIGMOID, SOFTMAX
 MSE, BINARY_CROSS_ENTROPY, CROSS_ENTROPY = range(3)
 
 LOSSES = {"mse": MSE, "binary_cross_entropy": BINARY_CROSS_ENTROPY, "cross_entropy": CROSS_ENTROPY}
-LOSS_NAMES = {code: name for name, code in LOSSES.items()}
 
 # The output activation each loss requires (None: any).
 REQUIRED_OUTPUT = {"mse": None, "binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}

@@ -7,11 +7,10 @@ import numpy as np
 from . import _rng, parallel
 from ._validation import (as_real_array, check_choice, check_finite, check_inputs, check_int, check_real,
                           check_sample_weight, check_targets)
-from .activations import ACTIVATION_NAMES, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .epoch import LOSS_SUM, SAMPLES, STATUS, forward_batches, train_batches
 from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_OUT, W_OFF, build_layer_table, workspace_size
 from .losses import LOSSES, check_pair
-from .optimizers import SGD
 
 LayerGradient = namedtuple("LayerGradient", ["dW", "db"])
 LayerGradient.__doc__ = """Gradient of the batch-mean loss for one layer.
@@ -501,4 +500,4 @@ def _check_activations(activation, n_hidden):
     return names
 
 
-__all__ = ["Network", "LayerGradient", "ACTIVATION_NAMES"]
+__all__ = ["Network", "LayerGradient"]

@@ -76,12 +76,6 @@ class Optimizer:
         state["_owner"] = None  # a weak reference cannot be pickled
         return state
 
-    def reset(self):
-        """Forget the state (moments, momentum buffers, step count)."""
-        if self.state is not None:
-            self.state[...] = 0
-        self.steps = 0
-
     def __repr__(self):
         fields = {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("state", "steps")}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in fields.items())})"

@@ -87,9 +87,6 @@ class Cosine(Schedule):
         return np.array([self.code, self.t_max, self.lr_min], dtype=np.float64)
 
 
-SCHEDULES = {"constant": Constant, "step": StepDecay, "exponential": Exponential, "cosine": Cosine}
-
-
 def as_schedule(schedule):
     """Accept a :class:`Schedule`, ``None`` or ``"constant"``."""
     if schedule is None or schedule == "constant":
