@@ -206,25 +206,26 @@ def read_table(path, target="last", features=None, delimiter=None, parsed=None):
 
 
 # ------------------------------------------------------------------ commands
-def _number(convert, low, what):
-    """An argparse ``type``: ``convert(text)`` (a whole number or a float), finite and ``>= low``."""
+def _number(convert, accept, expected):
+    """An argparse ``type``: ``convert(text)``, finite, and ``accept(value)``, else "expected ..."."""
 
     def parse(text):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not np.isfinite(value) or value < low:
-            raise argparse.ArgumentTypeError(f"expected a {'finite ' if convert is float else ''}number >= {low}, "
-                                             f"got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not np.isfinite(value) or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
     return parse
 
 
-_positive_int = _number(int, 1, "a whole number")
-_non_negative_int = _number(int, 0, "a whole number")
-_non_negative_float = _number(float, 0, "a number")
+_positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
+_non_negative_int = _number(int, lambda v: v >= 0, "a whole number >= 0")
+_non_negative_float = _number(float, lambda v: v >= 0, "a finite number >= 0")
+_positive_float = _number(float, lambda v: v > 0, "a finite number > 0")
+_fraction = _number(float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def _threads(text):
@@ -234,26 +235,6 @@ def _threads(text):
     if value > max_threads():
         raise argparse.ArgumentTypeError(f"at most {max_threads()} threads on this machine "
                                          f"(NUMBA_NUM_THREADS), got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
     return value
 
 
