@@ -13,6 +13,8 @@ own kernels.  The fastbp internals they call may not exist in old commits:
 then ``UNAVAILABLE`` says why, and the benchmarks skip (``NotImplementedError``
 in ``setup``).
 """
+import inspect
+
 import numba
 from numba import prange
 
@@ -73,15 +75,31 @@ def gradient_tasks_run(tasks, layers, capacity, b, parallel, acts, deltas, delta
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _update_chunk(chunk, n_chunks, code, hyper, step_scalars, G, P, state):
+def _update_chunk_with_unit(chunk, n_chunks, code, hyper, step_scalars, G, P, state, unit):
+    n = P.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    p0 = chunk * size
+    update_range(code, hyper, step_scalars, G, p0, min(n, p0 + size), P, state, unit)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _update_chunk_without_unit(chunk, n_chunks, code, hyper, step_scalars, G, P, state, unit):
     n = P.shape[0]
     size = (n + n_chunks - 1) // n_chunks
     p0 = chunk * size
     update_range(code, hyper, step_scalars, G, p0, min(n, p0 + size), P, state)
 
 
+# update_range takes a preallocated ``unit = [1.0]`` since the gradient and
+# the update were fused (older commits: no such argument).
+if UNAVAILABLE is None and "unit" in inspect.signature(update_range.py_func).parameters:
+    _update_chunk = _update_chunk_with_unit
+else:
+    _update_chunk = _update_chunk_without_unit
+
+
 @numba.njit(**_FLAGS)
-def update_chunks_run(n_chunks, code, hyper, step_scalars, G, P, state, parallel, n_iter):
+def update_chunks_run(n_chunks, code, hyper, step_scalars, G, P, state, unit, parallel, n_iter):
     """Optimizer update of every parameter, split into ``n_chunks`` equal
     ranges (``fastbp.parallel.update_chunks``), as the epoch does.
 
@@ -92,10 +110,10 @@ def update_chunks_run(n_chunks, code, hyper, step_scalars, G, P, state, parallel
     for _ in range(n_iter):
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
-                _update_chunk(c, n_chunks, code, hyper, step_scalars, G, P, state)
+                _update_chunk(c, n_chunks, code, hyper, step_scalars, G, P, state, unit)
         else:
             for c in range(n_chunks):
-                _update_chunk(c, n_chunks, code, hyper, step_scalars, G, P, state)
+                _update_chunk(c, n_chunks, code, hyper, step_scalars, G, P, state, unit)
 
 
 def update_chunk_count(n_params, n_state):

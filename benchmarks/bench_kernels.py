@@ -123,8 +123,9 @@ class OptimizerUpdate(_KernelBase):
         self.hyper = opt.hyperparameters()
         self.state = np.zeros((opt.n_state, self.P.size), dtype=self.P.dtype)
         self.n_chunks = self.d.update_chunk_count(self.P.size, opt.n_state)
+        self.unit = np.ones(1, self.P.dtype)
         self.time_update()
 
     def time_update(self, *params):
         self.d.update_chunks_run(self.n_chunks, self.code, self.hyper, self.ws["step_scalars"], self.ws["G"],
-                                 self.P, self.state, self.parallel, 1)
+                                 self.P, self.state, self.unit, self.parallel, 1)

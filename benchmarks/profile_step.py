@@ -58,7 +58,7 @@ def profile(sizes, batch, n_threads, dtype=np.float32, optimizer="sgd", activati
         "weight gradients": lambda k: d.gradient_tasks_run(ws["tasks"], layers, batch, batch, parallel,
                                                            ws["acts"], ws["deltas"], ws["deltas_t"], ws["G"], k),
         f"update ({optimizer})": lambda k: d.update_chunks_run(n_chunks, code, hyper, ws["step_scalars"], ws["G"],
-                                                               P, state, parallel, k),
+                                                               P, state, np.ones(1, dtype), parallel, k),
     }
     out = {}
     with fastbp.threads(n_threads):

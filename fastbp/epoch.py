@@ -1,11 +1,12 @@
 """The compiled training loop: whole epochs of mini-batch steps in one call.
 
-A step is three parallel regions, with no Python and no allocation between them:
+A step is two parallel regions, with no Python and no allocation between them:
 
 1. over fixed row chunks of the batch: gather the rows (shuffled order), the
    forward pass, the loss and output δ, and the δ recursion down to layer 1;
-2. over ``(layer, row range of W)`` tasks: the weight gradients;
-3. over fixed chunks of the parameter vector: the optimizer update.
+2. over ``(layer, row range of W)`` tasks: the weight gradients, each task's
+   parameters updated by the optimizer as soon as their gradient is written
+   (:mod:`fastbp.gradient_update`).
 
 Small work runs the same chunks serially (``parallel=False``), which gives the
 same bits without the cost of entering a parallel region.
@@ -15,11 +16,12 @@ from numba import prange
 
 from ._jit import kernel, parallel_kernel
 from ._rng import shuffle_in_place
-from .backward import backprop_rows, weight_gradient_rows
+from .backward import backprop_rows
 from .forward import forward_rows
+from .gradient_update import gradient_update_task
 from .layout import N_IN, N_OUT, ROW_OUT, region
 from .losses import output_delta_rows
-from .optimizers import prepare_step, update_range
+from .optimizers import prepare_step
 from .schedules import learning_rate
 
 # Slots of the int64 ``counters`` array.
@@ -102,26 +104,10 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     return loss
 
 
-@kernel
-def gradient_task(task, tasks, layers, capacity, b, acts, deltas, deltas_t, G):
-    """Task ``task``: gradient rows ``j0:j1`` of one layer into ``G``."""
-    weight_gradient_rows(layers, tasks[task, 0], capacity, b, tasks[task, 1], tasks[task, 2], acts, deltas,
-                         deltas_t, G)
-
-
-@kernel
-def update_chunk(chunk, n_chunks, opt_code, hyper, step_scalars, G, P, state):
-    """Optimizer update of chunk ``chunk`` of ``n_chunks`` equal parameter ranges."""
-    n = P.shape[0]
-    size = (n + n_chunks - 1) // n_chunks
-    p0 = chunk * size
-    update_range(opt_code, hyper, step_scalars, G, p0, min(n, p0 + size), P, state)
-
-
 @parallel_kernel
 def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuffle, apply_update,
                   layers, slope, out_code, loss_code, opt_code, hyper, schedule,
-                  plan, tasks, update_chunks, parallel,
+                  plan, tasks, parallel,
                   order, rng_state, P, state, counters, totals,
                   acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars):
     """Run batches ``first_batch ... first_batch + n_batches - 1`` of an epoch.
@@ -147,10 +133,10 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         Layer table, leaky slope, output and loss codes.
     opt_code, hyper, schedule
         Optimizer code, its float64 hyperparameters, the schedule array.
-    plan, tasks, update_chunks, parallel
-        Row plan (``[max_chunks, min_rows, split_gradients]``), gradient
-        tasks, number of parameter chunks of the update (``fastbp.parallel``)
-        and whether to run chunks in parallel regions.
+    plan, tasks, parallel
+        Row plan (``[max_chunks, min_rows, split_gradients, loop_rows]``),
+        gradient-and-update tasks (``fastbp.parallel``) and whether to run
+        chunks in parallel regions.
     order : ndarray, shape (n_samples,) or (0,), int64
         Sample order (in/out: shuffled in place).
     rng_state : ndarray, shape (1,), uint64
@@ -175,6 +161,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         shuffle_in_place(order, rng_state)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_out = np.empty((0, 0), dtype=P.dtype)
+    unit = np.ones(1, dtype=P.dtype)  # the gradient's scale in update_range
     # Flags as typed values, not literals: a literal ``True`` would make numba
     # compile batch_chunk once more for this call site.
     yes = np.bool_(True)
@@ -215,20 +202,14 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         if parallel and plan[2] != 0 and n_tasks > 1:
             for t in prange(n_tasks):
-                gradient_task(np.int64(t), tasks, layers, batch_size, b, acts, deltas, deltas_t, G)
+                gradient_update_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code,
+                                     hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit)
         else:
             for t in range(n_tasks):
-                gradient_task(np.int64(t), tasks, layers, batch_size, b, acts, deltas, deltas_t, G)
+                gradient_update_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code,
+                                     hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit)
         if not apply_update:
             continue
-        # The update is its own pass over fixed parameter chunks: fused into the
-        # gradient tasks (same rows, still in cache) it measured 6x slower.
-        if parallel and update_chunks > 1:
-            for c in prange(update_chunks):
-                update_chunk(np.int64(c), update_chunks, opt_code, hyper, step_scalars, G, P, state)
-        else:
-            for c in range(update_chunks):
-                update_chunk(np.int64(c), update_chunks, opt_code, hyper, step_scalars, G, P, state)
         counters[STEP] += 1
 
 

@@ -393,7 +393,7 @@ class Network:
         no_state = np.zeros((1, self._P.size), self.dtype)
         with parallel.threads(n_threads) as used:
             train_batches(X2, Y2, w, n, 0, 1, False, False, self._layers, self.leaky_slope, self._out_code,
-                          self._loss_code, 0, np.zeros(6), np.zeros(3), ws["plan"], ws["tasks"], 1, used > 1,
+                          self._loss_code, 0, np.zeros(6), np.zeros(3), ws["plan"], ws["tasks"], used > 1,
                           np.empty(0, np.int64), self._rng_state.copy(), self._P, no_state, counters,
                           ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
                           ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"])

@@ -202,7 +202,7 @@ def prepare_step(code, hyper, lr, step, step_scalars):
 
 
 @kernel
-def update_range(code, hyper, step_scalars, G, p0, p1, P, state):
+def update_range(code, hyper, step_scalars, G, p0, p1, P, state, unit):
     """Apply one optimizer step to parameters ``P[p0:p1]`` in place.
 
     Parameters
@@ -222,96 +222,152 @@ def update_range(code, hyper, step_scalars, G, p0, p1, P, state):
         Parameters, updated in place.
     state : ndarray, shape (n_state, n_params)
         Optimizer state, updated in place.
+    unit : ndarray, shape (1,), dtype of P
+        ``[1.0]`` (the gradient's scale; preallocated by the caller).
+    """
+    update_rows(code, hyper, step_scalars, unit, G[p0:p1].reshape(1, p1 - p0), p0, P, state)
+
+
+@kernel
+def update_rows(code, hyper, step_scalars, C, X, p0, P, state):
+    """One optimizer step on ``m`` rows of ``n`` parameters whose gradient is
+    ``C[j] · X[j]`` for row ``j`` (or ``C[j] · X[0]`` when ``X`` has one row).
+
+    With ``C = [1]`` and one row this is a plain update along ``X``
+    (:func:`update_range`; ``1·x == x`` exactly in IEEE arithmetic).  With
+    ``C = δ`` and ``X = a`` it is the update of a one-sample batch, whose
+    weight gradient is the outer product ``δᵀ a``: computed inside the update
+    loop, each parameter is read and written once and no gradient array is
+    written (:mod:`fastbp.gradient_update`).
+
+    Parameters
+    ----------
+    code, hyper, step_scalars, P, state
+        As in :func:`update_range`.
+    C : ndarray, shape (m,), dtype of P
+        Scale of each row's gradient.
+    X : ndarray, shape (m, n) or (1, n), dtype of P
+        Gradient rows (or one row shared by all rows).
+    p0 : int
+        First parameter: the rows are ``P[p0:p0 + m·n]``.
 
     Notes
     -----
     Each optimizer (and variant) has its own branch-free loop below, over
-    views of ``[p0, p1)`` indexed from 0: a branch inside the element loop,
-    or an index starting at a run-time ``p0`` (numba keeps its negative-index
-    wrap-around check in the loop), stopped LLVM from vectorising it (Adam
-    measured 5.5 ns per parameter either way, 0.7 ns vectorised).
+    views indexed from 0: a branch inside the element loop, or an index
+    starting at a run-time ``p0`` (numba keeps its negative-index wrap-around
+    check in the loop), stopped LLVM from vectorising it (Adam measured 5.5 ns
+    per parameter either way, 0.7 ns vectorised).
     """
+    m = C.shape[0]
+    n = X.shape[1]
     lr = cast_like(P, step_scalars[STEP_LR])
-    G = G[p0:p1]
-    P = P[p0:p1]
+    p1 = p0 + m * n
+    P = P[p0:p1].reshape(m, n)
     if code == SGD_CODE:
         momentum = cast_like(P, hyper[H1])
         wd = cast_like(P, hyper[H3])
         if momentum == 0:
-            _sgd(G, lr, wd, P)
+            _sgd(C, X, lr, wd, P)
         else:
-            _sgd_momentum(G, lr, wd, momentum, hyper[H2] != 0.0, P, state[0, p0:p1])
+            _sgd_momentum(C, X, lr, wd, momentum, hyper[H2] != 0.0, P, state[0, p0:p1].reshape(m, n))
     elif code == RMSPROP_CODE:
-        _rmsprop(G, lr, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]), cast_like(P, hyper[H3]),
-                 cast_like(P, hyper[H4]), hyper[H5] != 0.0, P, state[0, p0:p1], state[1, p0:p1], state[2, p0:p1])
+        _rmsprop(C, X, lr, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]), cast_like(P, hyper[H3]),
+                 cast_like(P, hyper[H4]), hyper[H5] != 0.0, P, state[0, p0:p1].reshape(m, n), state[1, p0:p1].reshape(m, n),
+                 state[2, p0:p1].reshape(m, n))
     else:
         wd = cast_like(P, hyper[H4])
         if code == ADAMW_CODE:
             decay = cast_like(P, 1.0) - lr * wd
-            for i in range(P.shape[0]):
-                P[i] *= decay
+            for j in range(m):
+                p = P[j]
+                for i in range(n):
+                    p[i] *= decay
             wd = cast_like(P, 0.0)
         step_size = cast_like(P, step_scalars[STEP_LR] / step_scalars[BIAS_CORRECTION1])
         root_bc2 = cast_like(P, math.sqrt(step_scalars[BIAS_CORRECTION2]))
-        _adam(G, step_size, root_bc2, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]),
-              cast_like(P, hyper[H3]), wd, P, state[0, p0:p1], state[1, p0:p1])
+        _adam(C, X, step_size, root_bc2, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]),
+              cast_like(P, hyper[H3]), wd, P, state[0, p0:p1].reshape(m, n), state[1, p0:p1].reshape(m, n))
+
+
+# The loops of update_rows: row j of P (and of each state array) moves along
+# C[j] · X[j], or C[j] · X[0] when X has one row.
+
+@kernel
+def _sgd(C, X, lr, wd, P):
+    for j in range(P.shape[0]):
+        c, x, p = C[j], X[min(j, X.shape[0] - 1)], P[j]
+        for i in range(p.shape[0]):
+            p[i] -= lr * (c * x[i] + wd * p[i])
 
 
 @kernel
-def _sgd(G, lr, wd, P):
-    for i in range(P.shape[0]):
-        P[i] -= lr * (G[i] + wd * P[i])
+def _sgd_momentum(C, X, lr, wd, momentum, nesterov, P, V):
+    for j in range(P.shape[0]):
+        c, x, p, velocity = C[j], X[min(j, X.shape[0] - 1)], P[j], V[j]
+        if nesterov:
+            for i in range(p.shape[0]):
+                g = c * x[i] + wd * p[i]
+                v = momentum * velocity[i] + g
+                velocity[i] = v
+                p[i] -= lr * (g + momentum * v)
+        else:
+            for i in range(p.shape[0]):
+                v = momentum * velocity[i] + c * x[i] + wd * p[i]
+                velocity[i] = v
+                p[i] -= lr * v
 
 
 @kernel
-def _sgd_momentum(G, lr, wd, momentum, nesterov, P, velocity):
-    if nesterov:
-        for i in range(P.shape[0]):
-            g = G[i] + wd * P[i]
-            v = momentum * velocity[i] + g
-            velocity[i] = v
-            P[i] -= lr * (g + momentum * v)
-    else:
-        for i in range(P.shape[0]):
-            v = momentum * velocity[i] + G[i] + wd * P[i]
-            velocity[i] = v
-            P[i] -= lr * v
-
-
-@kernel
-def _rmsprop(G, lr, rho, eps, wd, momentum, centered, P, square_avg, velocity, grad_avg):
+def _rmsprop(C, X, lr, rho, eps, wd, momentum, centered, P, SQ, V, GA):
+    # Four loops, not one with branches inside (see update_rows).
     one = cast_like(P, 1.0)
-    if centered:
-        for i in range(P.shape[0]):
-            g = G[i] + wd * P[i]
-            m = rho * grad_avg[i] + (one - rho) * g
-            grad_avg[i] = m
-            s = rho * square_avg[i] + (one - rho) * g * g
-            square_avg[i] = s
-            G[i] = g / (np.sqrt(s - m * m) + eps)  # the normalised step, reused below
-    else:
-        for i in range(P.shape[0]):
-            g = G[i] + wd * P[i]
-            s = rho * square_avg[i] + (one - rho) * g * g
-            square_avg[i] = s
-            G[i] = g / (np.sqrt(s) + eps)
-    if momentum != 0:
-        for i in range(P.shape[0]):
-            v = momentum * velocity[i] + G[i]
-            velocity[i] = v
-            P[i] -= lr * v
-    else:
-        for i in range(P.shape[0]):
-            P[i] -= lr * G[i]
+    for j in range(P.shape[0]):
+        c, x, p = C[j], X[min(j, X.shape[0] - 1)], P[j]
+        square_avg, velocity, grad_avg = SQ[j], V[j], GA[j]
+        if centered and momentum != 0:
+            for i in range(p.shape[0]):
+                g = c * x[i] + wd * p[i]
+                m = rho * grad_avg[i] + (one - rho) * g
+                grad_avg[i] = m
+                s = rho * square_avg[i] + (one - rho) * g * g
+                square_avg[i] = s
+                v = momentum * velocity[i] + g / (np.sqrt(s - m * m) + eps)
+                velocity[i] = v
+                p[i] -= lr * v
+        elif centered:
+            for i in range(p.shape[0]):
+                g = c * x[i] + wd * p[i]
+                m = rho * grad_avg[i] + (one - rho) * g
+                grad_avg[i] = m
+                s = rho * square_avg[i] + (one - rho) * g * g
+                square_avg[i] = s
+                p[i] -= lr * (g / (np.sqrt(s - m * m) + eps))
+        elif momentum != 0:
+            for i in range(p.shape[0]):
+                g = c * x[i] + wd * p[i]
+                s = rho * square_avg[i] + (one - rho) * g * g
+                square_avg[i] = s
+                v = momentum * velocity[i] + g / (np.sqrt(s) + eps)
+                velocity[i] = v
+                p[i] -= lr * v
+        else:
+            for i in range(p.shape[0]):
+                g = c * x[i] + wd * p[i]
+                s = rho * square_avg[i] + (one - rho) * g * g
+                square_avg[i] = s
+                p[i] -= lr * (g / (np.sqrt(s) + eps))
 
 
 @kernel
-def _adam(G, step_size, root_bc2, beta1, beta2, eps, wd, P, m1, m2):
+def _adam(C, X, step_size, root_bc2, beta1, beta2, eps, wd, P, M1, M2):
     one = cast_like(P, 1.0)
-    for i in range(P.shape[0]):
-        g = G[i] + wd * P[i]
-        m = beta1 * m1[i] + (one - beta1) * g
-        v = beta2 * m2[i] + (one - beta2) * g * g
-        m1[i] = m
-        m2[i] = v
-        P[i] -= step_size * m / (np.sqrt(v) / root_bc2 + eps)
+    for j in range(P.shape[0]):
+        c, x, p, m1, m2 = C[j], X[min(j, X.shape[0] - 1)], P[j], M1[j], M2[j]
+        for i in range(p.shape[0]):
+            g = c * x[i] + wd * p[i]
+            m = beta1 * m1[i] + (one - beta1) * g
+            v = beta2 * m2[i] + (one - beta2) * g * g
+            m1[i] = m
+            m2[i] = v
+            p[i] -= step_size * m / (np.sqrt(v) / root_bc2 + eps)

@@ -138,9 +138,3 @@ def gradient_tasks(layers, capacity):
     # Largest tasks first, so dynamic scheduling balances them.
     tasks.sort(key=lambda t: -(t[2] - t[1]) * layers[t[0], 0])
     return np.array(tasks, dtype=np.int64).reshape(-1, 3)
-
-
-def update_chunks(n_params, n_state):
-    """Number of equal parameter chunks the optimizer update is split into."""
-    work = n_params * (2 + 2 * n_state)  # elements read and written
-    return int(max(1, min(max_threads(), work // (8 * MIN_CHUNK_FLOPS))))

@@ -12,10 +12,11 @@ import numpy as np
 
 from ._jit import kernel
 from ._rng import random_below
-from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk, gradient_task
+from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk
+from .gradient_update import gradient_update_task
 from .layout import N_OUT, ROW_OUT, region
 from .losses import CROSS_ENTROPY
-from .optimizers import prepare_step, update_range
+from .optimizers import prepare_step
 from .schedules import learning_rate
 
 # counters[STATUS] once every sample is classified correctly.
@@ -74,6 +75,7 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_weight = np.empty(0, dtype=P.dtype)
     no_out = np.empty((0, 0), dtype=P.dtype)
+    unit = np.ones(1, dtype=P.dtype)
     zero, one, yes = np.int64(0), np.int64(1), np.bool_(True)
     for _ in range(n_steps):
         pick = -1
@@ -104,6 +106,6 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         totals[SAMPLES] += 1.0
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         for t in range(tasks.shape[0]):
-            gradient_task(np.int64(t), tasks, layers, one, one, acts, deltas, deltas_t, G)
-        update_range(opt_code, hyper, step_scalars, G, zero, P.shape[0], P, state)
+            gradient_update_task(np.int64(t), tasks, layers, one, one, yes, opt_code, hyper, step_scalars,
+                                 acts, deltas, deltas_t, G, P, state, unit)
         counters[STEP] += 1

@@ -230,12 +230,11 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
     else:
         n_units = math.ceil(n_samples / batch_size)  # batches per epoch
         order = np.arange(n_samples, dtype=np.int64)
-        update_chunks = parallel.update_chunks(net.n_parameters, optimizer.n_state)
 
         def run(first, count):
             train_batches(X2, Y2, W2, batch_size, first, count, shuffle, True, net._layers, net.leaky_slope,
                           net._out_code, net._loss_code, optimizer.code, hyper, schedule, ws["plan"],
-                          ws["tasks"], update_chunks, used > 1, order, net._rng_state, net._P, optimizer.state,
+                          ws["tasks"], used > 1, order, net._rng_state, net._P, optimizer.state,
                           net._counters, ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
                           ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"])
 

@@ -47,6 +47,22 @@ def test_step_equals_textbook_formula(cls, kwargs, _):
         np.testing.assert_allclose(net.parameters, theta, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("cls,kwargs,_", OPTIMIZERS, ids=IDS)
+def test_per_sample_step_equals_textbook_formula(cls, kwargs, _):
+    # A one-sample batch takes another path: the update computes the outer
+    # product δ_j·a inside its own loop (fastbp.gradient_update).
+    net, X, y = problem(seed=1)
+    ref = reference(cls, kwargs)
+    theta = net.parameters.copy()
+    optimizer = cls(**kwargs)
+    for i in range(6):
+        sample = slice(i, i + 1)
+        grad = np.concatenate([np.concatenate([g.dW.ravel(), g.db]) for g in net.gradients(X[sample], y[sample])])
+        theta = ref.step(theta, grad)
+        net.fit(X[sample], y[sample], epochs=1, batch_size=1, optimizer=optimizer, shuffle=False)
+        np.testing.assert_allclose(net.parameters, theta, rtol=1e-12, atol=1e-14)
+
+
 def _torch_trajectory(net, X, y, torch_optimizer, steps, batch_size=None, scheduler=None):
     torch = pytest.importorskip("torch")
     Ws = [torch.tensor(W.copy(), requires_grad=True) for W in net.weights]
