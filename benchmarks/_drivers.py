@@ -101,7 +101,8 @@ else:
 @numba.njit(**_FLAGS)
 def update_chunks_run(n_chunks, code, hyper, step_scalars, G, P, state, unit, parallel, n_iter):
     """Optimizer update of every parameter, split into ``n_chunks`` equal
-    ranges (``fastbp.parallel.update_chunks``), as the epoch does.
+    ranges.  (The epoch now updates each gradient task's parameters inside
+    that task, ``fastbp.gradient_update``; this times the update kernel alone.)
 
     ``step_scalars`` is filled for step 1 at ``hyper[0]`` (Adam's bias
     corrections of the first step).
@@ -117,8 +118,8 @@ def update_chunks_run(n_chunks, code, hyper, step_scalars, G, P, state, unit, pa
 
 
 def update_chunk_count(n_params, n_state):
-    """Chunks the epoch splits the update into (one per thread in commits
-    that predate ``fastbp.parallel.update_chunks``)."""
+    """Chunks to split the update into: ``fastbp.parallel.update_chunks`` in
+    the commits that had a separate update round, else one per thread."""
     from fastbp import parallel
 
     if hasattr(parallel, "update_chunks"):

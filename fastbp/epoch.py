@@ -14,6 +14,7 @@ same bits without the cost of entering a parallel region.
 import numpy as np
 from numba import prange
 
+from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, parallel_kernel
 from ._rng import shuffle_in_place
 from .backward import backprop_rows
@@ -44,6 +45,9 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
                 scale, with_loss, with_backward, acts, logits, deltas, targets, row_weights, out):
     """Rows ``r0:r1`` of the batch starting at ``start``: forward, loss, δ.
 
+    Runs with subnormals flushed to zero on the calling thread
+    (:mod:`fastbp._fpenv`), restored on return.
+
     Parameters
     ----------
     X : ndarray, shape (n_samples, n_in)
@@ -72,6 +76,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     float
         Sum of the per-sample losses of the chunk (0.0 without ``with_loss``).
     """
+    fp_state = flush_subnormals()  # this thread, until we return (see fastbp._fpenv)
     n_in = layers[0, N_IN]
     last = layers.shape[0] - 1
     n_out = layers[last, N_OUT]
@@ -94,6 +99,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
             for j in range(n_out):
                 out[start + i, j] = A_out[i, j]
     if not with_loss:
+        restore_fp_state(fp_state)
         return 0.0
     Z = region(logits, capacity, 0, b, n_out)
     D = region(deltas, capacity, layers[last, ROW_OUT], b, n_out)
@@ -101,6 +107,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     loss = output_delta_rows(Z, A_out, T, weights, r0, r1, out_code, loss_code, scale, D)
     if with_backward:
         backprop_rows(P, layers, slope, capacity, b, r0, r1, acts, deltas)
+    restore_fp_state(fp_state)
     return loss
 
 

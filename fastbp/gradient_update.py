@@ -21,6 +21,7 @@ How the gradient ``∂L/∂W^l = δ^lᵀ a^{l-1}`` is computed depends on the ba
 Either way every gradient element is a sum over the batch rows in a fixed
 order, so the result does not depend on the number of threads.
 """
+from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel
 from .backward import weight_gradient_rows
 from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region
@@ -31,6 +32,9 @@ from .optimizers import update_rows
 def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_code, hyper, step_scalars,
                          acts, deltas, deltas_t, G, P, state, unit):
     """Gradient of task ``task``'s parameters, and their optimizer update.
+
+    Runs with subnormals flushed to zero on the calling thread
+    (:mod:`fastbp._fpenv`), restored on return.
 
     Parameters
     ----------
@@ -69,9 +73,11 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     w0 = layers[l, W_OFF]
     bias0 = layers[l, B_OFF]
     outer = apply_update and b == 1
+    fp_state = flush_subnormals()  # this thread, until we return (see fastbp._fpenv)
     if not outer:
         weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, deltas_t, G)
         if not apply_update:
+            restore_fp_state(fp_state)
             return
     delta = region(deltas, capacity, layers[l, ROW_OUT], b, layers[l, N_OUT])[0]
     # Two segments, weights then biases, through one update_rows call site
@@ -94,3 +100,4 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
             X = G[bias0 + j0:bias0 + j1].reshape(1, j1 - j0)
             p0 = bias0 + j0
         update_rows(opt_code, hyper, step_scalars, C, X, p0, P, state)
+    restore_fp_state(fp_state)
