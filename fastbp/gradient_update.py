@@ -28,6 +28,10 @@ from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region
 from .optimizers import update_rows
 
 
+# Column of a task row (layer, j0, j1, lane) that says which lane runs it.
+LANE = 3
+
+
 @kernel
 def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_code, hyper, step_scalars,
                          acts, deltas, deltas_t, G, P, state, unit):
@@ -40,8 +44,8 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     ----------
     task : int
         Row of ``tasks`` to run.
-    tasks : ndarray, shape (n_tasks, 3), int64
-        ``(layer, j0, j1)`` rows (:func:`fastbp.parallel.gradient_tasks`).
+    tasks : ndarray, shape (n_tasks, 4), int64
+        ``(layer, j0, j1, lane)`` rows (:func:`fastbp.parallel.gradient_tasks`).
     layers : ndarray, shape (L, 7), int64
         Layer table.
     capacity, b : int

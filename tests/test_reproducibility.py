@@ -54,6 +54,28 @@ def test_work_is_really_split_in_that_setting():
     assert len(gradient_tasks(layers, 50)) >= 3
 
 
+def test_gradient_tasks_cover_every_row_once_in_balanced_lanes():
+    from fastbp.layout import build_layer_table
+    from fastbp.parallel import gradient_tasks, max_threads
+
+    layers, _ = build_layer_table([784, 1024, 128, 10], [3, 3, 5], True)
+    tasks = gradient_tasks(layers, 256)
+    assert tasks.shape[1] == 4
+    assert np.all(np.diff(tasks[:, 3]) >= 0)  # ordered by lane
+    assert tasks[:, 3].min() >= 0 and tasks[:, 3].max() < max_threads()
+    for l, (n_in, n_out) in enumerate(layers[:, :2]):
+        rows = np.zeros(n_out, int)
+        for _, j0, j1, _ in tasks[tasks[:, 0] == l]:
+            rows[j0:j1] += 1
+        assert np.all(rows == 1)
+    work = np.zeros(max_threads())
+    for l, j0, j1, lane in tasks:
+        work[lane] += (j1 - j0) * layers[l, 0]
+    # Greedy largest-first: no lane carries more than the mean plus the largest task.
+    largest = max((j1 - j0) * layers[l, 0] for l, j0, j1, _ in tasks)
+    assert work.max() <= work.mean() + largest
+
+
 def _rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
