@@ -280,9 +280,8 @@ def update_rows(code, hyper, step_scalars, C, X, p0, P, state):
         if code == ADAMW_CODE:
             decay = cast_like(P, 1.0) - lr * wd
             for j in range(m):
-                p = P[j]
                 for i in range(n):
-                    p[i] *= decay
+                    P[j, i] *= decay
             wd = cast_like(P, 0.0)
         step_size = cast_like(P, step_scalars[STEP_LR] / step_scalars[BIAS_CORRECTION1])
         root_bc2 = cast_like(P, math.sqrt(step_scalars[BIAS_CORRECTION2]))
@@ -291,31 +290,34 @@ def update_rows(code, hyper, step_scalars, C, X, p0, P, state):
 
 
 # The loops of update_rows: row j of P (and of each state array) moves along
-# C[j] · X[j], or C[j] · X[0] when X has one row.
+# C[j] · X[j], or C[j] · X[0] when X has one row.  They index the 2-D arrays
+# directly: a view per row (P[j]) costs an atomic reference-count increment
+# and decrement, which for the short rows of small layers measured more than
+# the arithmetic.
 
 @kernel
 def _sgd(C, X, lr, wd, P):
     for j in range(P.shape[0]):
-        c, x, p = C[j], X[min(j, X.shape[0] - 1)], P[j]
-        for i in range(p.shape[0]):
-            p[i] -= lr * (c * x[i] + wd * p[i])
+        c, x = C[j], min(j, X.shape[0] - 1)
+        for i in range(P.shape[1]):
+            P[j, i] -= lr * (c * X[x, i] + wd * P[j, i])
 
 
 @kernel
 def _sgd_momentum(C, X, lr, wd, momentum, nesterov, P, V):
     for j in range(P.shape[0]):
-        c, x, p, velocity = C[j], X[min(j, X.shape[0] - 1)], P[j], V[j]
+        c, x = C[j], min(j, X.shape[0] - 1)
         if nesterov:
-            for i in range(p.shape[0]):
-                g = c * x[i] + wd * p[i]
-                v = momentum * velocity[i] + g
-                velocity[i] = v
-                p[i] -= lr * (g + momentum * v)
+            for i in range(P.shape[1]):
+                g = c * X[x, i] + wd * P[j, i]
+                v = momentum * V[j, i] + g
+                V[j, i] = v
+                P[j, i] -= lr * (g + momentum * v)
         else:
-            for i in range(p.shape[0]):
-                v = momentum * velocity[i] + c * x[i] + wd * p[i]
-                velocity[i] = v
-                p[i] -= lr * v
+            for i in range(P.shape[1]):
+                v = momentum * V[j, i] + c * X[x, i] + wd * P[j, i]
+                V[j, i] = v
+                P[j, i] -= lr * v
 
 
 @kernel
@@ -323,51 +325,50 @@ def _rmsprop(C, X, lr, rho, eps, wd, momentum, centered, P, SQ, V, GA):
     # Four loops, not one with branches inside (see update_rows).
     one = cast_like(P, 1.0)
     for j in range(P.shape[0]):
-        c, x, p = C[j], X[min(j, X.shape[0] - 1)], P[j]
-        square_avg, velocity, grad_avg = SQ[j], V[j], GA[j]
+        c, x = C[j], min(j, X.shape[0] - 1)
         if centered and momentum != 0:
-            for i in range(p.shape[0]):
-                g = c * x[i] + wd * p[i]
-                m = rho * grad_avg[i] + (one - rho) * g
-                grad_avg[i] = m
-                s = rho * square_avg[i] + (one - rho) * g * g
-                square_avg[i] = s
-                v = momentum * velocity[i] + g / (np.sqrt(s - m * m) + eps)
-                velocity[i] = v
-                p[i] -= lr * v
+            for i in range(P.shape[1]):
+                g = c * X[x, i] + wd * P[j, i]
+                m = rho * GA[j, i] + (one - rho) * g
+                GA[j, i] = m
+                s = rho * SQ[j, i] + (one - rho) * g * g
+                SQ[j, i] = s
+                v = momentum * V[j, i] + g / (np.sqrt(s - m * m) + eps)
+                V[j, i] = v
+                P[j, i] -= lr * v
         elif centered:
-            for i in range(p.shape[0]):
-                g = c * x[i] + wd * p[i]
-                m = rho * grad_avg[i] + (one - rho) * g
-                grad_avg[i] = m
-                s = rho * square_avg[i] + (one - rho) * g * g
-                square_avg[i] = s
-                p[i] -= lr * (g / (np.sqrt(s - m * m) + eps))
+            for i in range(P.shape[1]):
+                g = c * X[x, i] + wd * P[j, i]
+                m = rho * GA[j, i] + (one - rho) * g
+                GA[j, i] = m
+                s = rho * SQ[j, i] + (one - rho) * g * g
+                SQ[j, i] = s
+                P[j, i] -= lr * (g / (np.sqrt(s - m * m) + eps))
         elif momentum != 0:
-            for i in range(p.shape[0]):
-                g = c * x[i] + wd * p[i]
-                s = rho * square_avg[i] + (one - rho) * g * g
-                square_avg[i] = s
-                v = momentum * velocity[i] + g / (np.sqrt(s) + eps)
-                velocity[i] = v
-                p[i] -= lr * v
+            for i in range(P.shape[1]):
+                g = c * X[x, i] + wd * P[j, i]
+                s = rho * SQ[j, i] + (one - rho) * g * g
+                SQ[j, i] = s
+                v = momentum * V[j, i] + g / (np.sqrt(s) + eps)
+                V[j, i] = v
+                P[j, i] -= lr * v
         else:
-            for i in range(p.shape[0]):
-                g = c * x[i] + wd * p[i]
-                s = rho * square_avg[i] + (one - rho) * g * g
-                square_avg[i] = s
-                p[i] -= lr * (g / (np.sqrt(s) + eps))
+            for i in range(P.shape[1]):
+                g = c * X[x, i] + wd * P[j, i]
+                s = rho * SQ[j, i] + (one - rho) * g * g
+                SQ[j, i] = s
+                P[j, i] -= lr * (g / (np.sqrt(s) + eps))
 
 
 @kernel
 def _adam(C, X, step_size, root_bc2, beta1, beta2, eps, wd, P, M1, M2):
     one = cast_like(P, 1.0)
     for j in range(P.shape[0]):
-        c, x, p, m1, m2 = C[j], X[min(j, X.shape[0] - 1)], P[j], M1[j], M2[j]
-        for i in range(p.shape[0]):
-            g = c * x[i] + wd * p[i]
-            m = beta1 * m1[i] + (one - beta1) * g
-            v = beta2 * m2[i] + (one - beta2) * g * g
-            m1[i] = m
-            m2[i] = v
-            p[i] -= step_size * m / (np.sqrt(v) / root_bc2 + eps)
+        c, x = C[j], min(j, X.shape[0] - 1)
+        for i in range(P.shape[1]):
+            g = c * X[x, i] + wd * P[j, i]
+            m = beta1 * M1[j, i] + (one - beta1) * g
+            v = beta2 * M2[j, i] + (one - beta2) * g * g
+            M1[j, i] = m
+            M2[j, i] = v
+            P[j, i] -= step_size * m / (np.sqrt(v) / root_bc2 + eps)
