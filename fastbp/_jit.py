@@ -23,7 +23,17 @@ _COMMON = dict(cache=True, nogil=True, error_model="numpy")
 
 
 def kernel(function):
-    """Compile ``function`` as a serial nopython kernel (lazily, cached)."""
+    """Compile ``function`` as a serial nopython kernel (lazily, cached).
+
+    Callable from other kernels only: numba builds no CPython or C-callable
+    wrapper for it, which it would otherwise generate (and compile) for every
+    helper of the call tree; measured ~10 % of a cold first ``fit``.
+    """
+    return numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **_COMMON)(function)
+
+
+def entry_kernel(function):
+    """Like :func:`kernel`, and also callable from Python."""
     return numba.njit(**_COMMON)(function)
 
 

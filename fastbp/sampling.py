@@ -10,7 +10,7 @@ or proves there are none, and training stops.
 """
 import numpy as np
 
-from ._jit import kernel
+from ._jit import entry_kernel, kernel
 from ._rng import random_below
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk
 from .gradient_update import gradient_update_task
@@ -47,7 +47,7 @@ def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits,
     return False
 
 
-@kernel
+@entry_kernel
 def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_code, hyper, schedule, tasks,
                         rng_state, P, state, counters, totals,
                         acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars, single, wrong):

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import entry_kernel
 from ._validation import check_int, check_real
 
 CONSTANT, STEP_DECAY, EXPONENTIAL, COSINE = range(4)
@@ -99,7 +99,7 @@ def as_schedule(schedule):
     )
 
 
-@kernel
+@entry_kernel
 def learning_rate(lr, schedule, epoch):
     """Learning rate of ``epoch`` under ``schedule`` (``[code, p1, p2]``)."""
     code = int(schedule[0])
