@@ -2,7 +2,7 @@
 
 An optimizer object holds its hyperparameters and, once bound to a network, its
 state: flat arrays as long as the parameter vector, allocated once and updated
-in place by :func:`update_range` inside the compiled training step.  The
+in place by :func:`update_rows` inside the compiled training step.  The
 formulas are PyTorch's (``torch.optim``), so trajectories can be compared:
 
 * SGD:      ``g = ∇ + wd·θ``; with momentum ``μ``: ``v = μ v + g`` and
@@ -51,7 +51,7 @@ class Optimizer:
         self._owner = None
 
     def hyperparameters(self):
-        """Float64 array ``[lr, h1, ..., h5]`` read by :func:`update_range`."""
+        """Float64 array ``[lr, h1, ..., h5]`` read by :func:`update_rows`."""
         raise NotImplementedError
 
     def bind(self, n_params, dtype, owner):
