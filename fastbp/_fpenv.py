@@ -15,10 +15,12 @@ work on every thread they use (each thread has its own MXCSR), so code outside
 fastbp — NumPy, the user's own numba kernels on numba's threads — keeps IEEE
 subnormals.  Rounding mode and exception masks are left as they are.
 
-On CPUs other than x86-64 both are no-ops (nothing is flushed).
+On CPUs other than x86-64, and with ``NUMBA_DISABLE_JIT=1``, both are no-ops
+(nothing is flushed).
 """
 import platform
 
+import numba
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -65,15 +67,27 @@ def _write_mxcsr(typingctx, value):
     return types.void(types.int64), codegen
 
 
-@kernel
-def flush_subnormals():
-    """Set FTZ/DAZ on the calling thread; return the previous MXCSR (int64)."""
-    saved = _read_mxcsr()
-    _write_mxcsr(saved | FTZ_DAZ)
-    return saved
+if numba.config.DISABLE_JIT:
+    # Kernels run as plain Python (the CI's coverage pass): there is no MXCSR
+    # access from Python, and nothing to flush.
 
+    def flush_subnormals():
+        """No-op without the JIT; returns 0."""
+        return 0
 
-@kernel
-def restore_fp_state(saved):
-    """Put back the MXCSR value returned by :func:`flush_subnormals`."""
-    _write_mxcsr(saved)
+    def restore_fp_state(saved):
+        """No-op without the JIT."""
+
+else:
+
+    @kernel
+    def flush_subnormals():
+        """Set FTZ/DAZ on the calling thread; return the previous MXCSR (int64)."""
+        saved = _read_mxcsr()
+        _write_mxcsr(saved | FTZ_DAZ)
+        return saved
+
+    @kernel
+    def restore_fp_state(saved):
+        """Put back the MXCSR value returned by :func:`flush_subnormals`."""
+        _write_mxcsr(saved)
