@@ -1,0 +1,87 @@
+"""Side-by-side A/B of two fastbp commits in one process.
+
+Run-to-run noise on a shared machine is larger than most kernel changes, so
+this script imports the working tree's ``fastbp`` and a past commit's copy
+(extracted with ``git archive`` and imported as ``fastbp_base``; fastbp uses
+relative imports only) into the same process, and times their epochs
+interleaved: base, current, base, current, ... on the same data.
+
+    python -m benchmarks.ab --base d38d91e --optimizers sgd momentum adam --batches 1 16 64 256
+
+prints, per optimizer and batch size, the median (and best) samples/s of each
+and the ratio current / base.  The inputs have a third of their columns always
+0 (like MNIST's border pixels), so optimizer state that only decays is part of
+the picture.  Each copy compiles into its own numba cache on first use.
+"""
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def extract(rev, root):
+    """Extract ``fastbp/`` at ``rev`` as the package ``fastbp_base`` under ``root``."""
+    archive = subprocess.run(["git", "archive", rev, "fastbp"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
+    os.rename(os.path.join(root, "fastbp"), os.path.join(root, "fastbp_base"))
+
+
+def make(module, sizes, optimizer):
+    net = module.Network(sizes, activation="relu", output="softmax", loss="cross_entropy", seed=0)
+    opt = {"sgd": lambda: module.SGD(0.01), "momentum": lambda: module.SGD(0.01, momentum=0.9),
+           "adam": lambda: module.Adam(1e-3)}[optimizer]()
+    return net, opt
+
+
+def compare(modules, sizes, optimizer, batch, n_threads, repeats, n_samples):
+    rng = np.random.default_rng(0)
+    X = rng.random((n_samples, sizes[0]), dtype=np.float32)
+    X[:, : sizes[0] // 3] = 0
+    y = rng.integers(0, sizes[-1], n_samples)
+    nets = [make(m, sizes, optimizer) for m in modules]
+    for net, opt in nets:  # compile (or load) and settle the optimizer state
+        net.fit(X[:512], y[:512], epochs=1, batch_size=batch, optimizer=opt, n_threads=n_threads)
+    rates = [[] for _ in modules]
+    for _ in range(repeats):
+        for i, (net, _) in enumerate(nets):
+            start = time.perf_counter()
+            net.fit(X, y, epochs=1, batch_size=batch, n_threads=n_threads)
+            rates[i].append(n_samples / (time.perf_counter() - start))
+    return [np.median(r) for r in rates], [max(r) for r in rates]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="git revision to compare the working tree with")
+    parser.add_argument("--sizes", default="784,128,10")
+    parser.add_argument("--optimizers", nargs="+", default=["sgd", "momentum", "adam"],
+                        choices=["sgd", "momentum", "adam"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 16, 64, 256])
+    parser.add_argument("--threads", type=int, default=None, help="default: all")
+    parser.add_argument("--repeats", type=int, default=9, help="timed epochs per copy")
+    parser.add_argument("--samples", type=int, default=10240)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    root = tempfile.mkdtemp(prefix="fastbp-ab-")
+    extract(args.base, root)
+    sys.path.insert(0, root)
+    base = importlib.import_module("fastbp_base")
+    current = importlib.import_module("fastbp")
+    n_threads = args.threads or current.parallel.max_threads()
+    print(f"{args.sizes}, float32, {n_threads} thread(s), {args.samples} samples, medians of {args.repeats} "
+          f"interleaved epochs; base = {args.base}")
+    for optimizer in args.optimizers:
+        for batch in args.batches:
+            (m0, m1), (b0, b1) = compare([base, current], sizes, optimizer, batch, n_threads, args.repeats,
+                                         args.samples)
+            print(f"{optimizer:9s} batch {batch:4d}: base {m0:9.0f}  current {m1:9.0f} samples/s  "
+                  f"current/base {m1 / m0:5.2f} (best runs {b1 / b0:5.2f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
