@@ -15,7 +15,7 @@ import numpy as np
 from numba import prange
 
 from ._fpenv import flush_subnormals, restore_fp_state
-from ._jit import kernel, parallel_kernel
+from ._jit import borrowed, kernel, parallel_kernel
 from ._rng import shuffle_in_place
 from .backward import backprop_rows
 from .forward import forward_rows
@@ -160,6 +160,10 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         Preallocated workspaces.
     """
     n_samples = X.shape[0]
+    # Views of these cost no atomic reference counting (see _jit.borrowed).
+    P, state, G, acts, logits = borrowed(P), borrowed(state), borrowed(G), borrowed(acts), borrowed(logits)
+    deltas, deltas_t, targets, row_weights = borrowed(deltas), borrowed(deltas_t), borrowed(targets), \
+        borrowed(row_weights)
     if first_batch == 0 and shuffle:
         # Restart from the identity so that an epoch's order depends only on
         # the generator state (a saved and reloaded model resumes exactly).
@@ -255,6 +259,8 @@ def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, 
         Output activations (filled if not empty).
     """
     n_samples = X.shape[0]
+    P, acts, logits, deltas = borrowed(P), borrowed(acts), borrowed(logits), borrowed(deltas)
+    targets, row_weights = borrowed(targets), borrowed(row_weights)
     order = np.empty(0, dtype=np.int64)
     no = np.bool_(False)  # a typed value, not a literal (see train_batches)
     for start in range(0, n_samples, capacity):

@@ -10,7 +10,7 @@ or proves there are none, and training stops.
 """
 import numpy as np
 
-from ._jit import entry_kernel, kernel
+from ._jit import borrowed, entry_kernel, kernel
 from ._rng import random_below
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk
 from .gradient_update import gradient_update_task
@@ -72,6 +72,10 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         Scratch: indices of misclassified samples found by a full scan.
     """
     n_samples = X.shape[0]
+    # Views of these cost no atomic reference counting (see _jit.borrowed).
+    P, state, G, acts, logits = borrowed(P), borrowed(state), borrowed(G), borrowed(acts), borrowed(logits)
+    deltas, deltas_t, targets, row_weights = borrowed(deltas), borrowed(deltas_t), borrowed(targets), \
+        borrowed(row_weights)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_weight = np.empty(0, dtype=P.dtype)
     no_out = np.empty((0, 0), dtype=P.dtype)
