@@ -25,10 +25,17 @@ def as_real_array(value, name, dtype):
         raise TypeError(f"{name} must hold real numbers (int or float), got dtype {what}")
     if array.ndim == 0:  # np.ascontiguousarray would turn a scalar into shape (1,)
         return array.astype(dtype)
+    return _contiguous_writable(array, dtype)
+
+
+def _contiguous_writable(array, dtype):
+    """``array`` as a C-contiguous, writable array of ``dtype`` (copied only if needed).
+
+    numba types read-only arrays separately: passing one would compile every
+    kernel again (8-14 s each).  A copy costs far less.
+    """
     converted = np.ascontiguousarray(array, dtype=dtype)
     if not converted.flags.writeable:
-        # numba types read-only arrays separately: passing one would compile
-        # every kernel again (8-14 s each). A copy costs far less.
         converted = converted.copy()
     return converted
 
@@ -100,9 +107,7 @@ def check_targets(Y, n_samples, n_out, loss, dtype, name="Y"):
         raw = raw.reshape(-1, 1)
     if raw.shape[1] != n_out:
         raise ValueError(f"{name} must have {n_out} columns (one per output), got {raw.shape[1]}")
-    Y2 = np.ascontiguousarray(raw, dtype=dtype)
-    if not Y2.flags.writeable:  # see as_real_array: read-only arrays recompile the kernels
-        Y2 = Y2.copy()
+    Y2 = _contiguous_writable(raw, dtype)
     check_finite(Y2, name)
     if loss == "binary_cross_entropy" and (Y2.min() < 0 or Y2.max() > 1):
         raise ValueError(f"{name}: binary cross-entropy targets must lie in [0, 1]")

@@ -172,7 +172,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         shuffle_in_place(order, rng_state)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_out = np.empty((0, 0), dtype=P.dtype)
-    unit = np.ones(1, dtype=P.dtype)  # the gradient's scale in update_range
+    unit = np.ones(1, dtype=P.dtype)  # a plain gradient's row scale in update_rows
     # Flags as typed values, not literals: a literal ``True`` would make numba
     # compile batch_chunk once more for this call site.
     yes = np.bool_(True)
@@ -211,11 +211,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         totals[LOSS_SUM] += loss
         totals[SAMPLES] += weight
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
-        # One row: the forward pass ran on this thread alone, and splitting
-        # the (memory-bound) outer-product update across cores made it pull
-        # the other core's rows of W every step (measured 0.58x with SGD,
-        # 0.33x with momentum on 784-128-10, 2 threads).
-        if parallel and plan[2] != 0 and n_tasks > 1 and b > 1:
+        if parallel and plan[2] != 0 and n_tasks > 1:
             # One lane per thread: the same thread updates the same rows of W
             # and of the optimizer state every step (fastbp.parallel).
             for lane in prange(plan[0]):
@@ -227,9 +223,8 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
             for t in range(n_tasks):
                 gradient_update_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code,
                                      hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit)
-        if not apply_update:
-            continue
-        counters[STEP] += 1
+        if apply_update:
+            counters[STEP] += 1
 
 
 @parallel_kernel

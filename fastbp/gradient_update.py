@@ -87,21 +87,12 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     # Two segments, weights then biases, through one update_rows call site
     # (each call site is another copy of every optimizer's loops to compile).
     for segment in range(1 if bias0 == NO_BIAS else 2):
-        if segment == 0 and outer:  # rows j of W move along δ_j · a
-            C = delta[j0:j1]
-            X = region(acts, capacity, layers[l, ROW_IN], 1, n_in)
-            p0 = w0 + j0 * n_in
-        elif segment == 0:
-            C = unit
-            X = G[w0 + j0 * n_in:w0 + j1 * n_in].reshape(1, (j1 - j0) * n_in)
-            p0 = w0 + j0 * n_in
-        elif outer:  # the biases move along δ
-            C = unit
-            X = delta[j0:j1].reshape(1, j1 - j0)
-            p0 = bias0 + j0
-        else:
-            C = unit
-            X = G[bias0 + j0:bias0 + j1].reshape(1, j1 - j0)
-            p0 = bias0 + j0
+        p0 = w0 + j0 * n_in if segment == 0 else bias0 + j0
+        n = (j1 - j0) * n_in if segment == 0 else j1 - j0
+        C, X = unit, G[p0:p0 + n].reshape(1, n)  # along the gradient written above
+        if outer and segment == 0:  # one sample: row j of W moves along δ_j · a
+            C, X = delta[j0:j1], region(acts, capacity, layers[l, ROW_IN], 1, n_in)
+        elif outer:  # and the biases along δ
+            X = delta[j0:j1].reshape(1, n)
         update_rows(opt_code, hyper, step_scalars, C, X, p0, P, state)
     restore_fp_state(fp_state)
