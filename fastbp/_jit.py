@@ -17,6 +17,8 @@ Flags, and why:
 """
 import numba
 from numba import types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload
 
 _COMMON = dict(cache=True, nogil=True, error_model="numpy")
@@ -30,6 +32,19 @@ def kernel(function):
     helper of the call tree; measured ~10 % of a cold first ``fit``.
     """
     return numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **_COMMON)(function)
+
+
+def reassociating_kernel(function):
+    """Like :func:`kernel`, with floating-point sums that LLVM may reorder.
+
+    ``fastmath={'reassoc', 'contract'}``: a sum may be split into vector
+    partial sums and products fused into FMAs, so a dot product vectorises.
+    The order is fixed when the kernel is compiled, so results still do not
+    depend on the number of threads; NaN and inf still propagate (no
+    ``nnan``/``ninf``).  For products whose bits no test pins to BLAS's.
+    """
+    return numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, fastmath={"reassoc", "contract"},
+                      **_COMMON)(function)
 
 
 def entry_kernel(function):
@@ -79,6 +94,26 @@ def borrowed(array):  # pragma: no cover - replaced inside jitted code
     return array
 
 
+def matrix_view(vector, start, m, n):
+    """``vector[start:start + m*n].reshape(m, n)``, made directly (kernels only).
+
+    numba's ``reshape`` calls a C helper (``numba_attempt_nocopy_reshape``)
+    every time, even for a contiguous slice; on small networks, where a step
+    makes dozens of such views, that call was ~11 % of the step.  The view
+    shares ``vector``'s memory (and reference count).  Raises ``IndexError``
+    if the block does not fit in ``vector``.
+
+    Parameters
+    ----------
+    vector : ndarray, shape (size,), C-contiguous
+    start, m, n : int
+        First element and shape of the block, ``start + m*n <= size``.
+    """
+    if start < 0 or m < 0 or n < 0 or start + m * n > vector.shape[0]:
+        raise IndexError("matrix_view: the block does not fit in the vector")
+    return vector[start:start + m * n].reshape(m, n)
+
+
 if not numba.config.DISABLE_JIT:
 
     @intrinsic
@@ -101,5 +136,37 @@ if not numba.config.DISABLE_JIT:
     def _borrowed_impl(array):
         def impl(array):
             return _borrowed(array)
+
+        return impl
+
+    @intrinsic
+    def _matrix_view(typingctx, vector, start, m, n):
+        matrix_type = vector.copy(ndim=2, layout="C")
+
+        def codegen(context, builder, signature, args):
+            vector_type = signature.args[0]
+            source = context.make_array(vector_type)(context, builder, args[0])
+            start, m, n = (context.cast(builder, value, ty, types.intp)
+                           for value, ty in zip(args[1:], signature.args[1:]))
+            itemsize = context.get_constant(types.intp, context.get_abi_sizeof(
+                context.get_data_type(vector_type.dtype)))
+            view = context.make_array(signature.return_type)(context, builder)
+            context.populate_array(view, data=builder.gep(source.data, [start]),
+                                   shape=cgutils.pack_array(builder, [m, n]),
+                                   strides=cgutils.pack_array(builder, [builder.mul(n, itemsize), itemsize]),
+                                   itemsize=itemsize, meminfo=source.meminfo)
+            return impl_ret_borrowed(context, builder, signature.return_type, view._getvalue())
+
+        return matrix_type(vector, start, m, n), codegen
+
+    @overload(matrix_view)
+    def _matrix_view_impl(vector, start, m, n):
+        if not (isinstance(vector, types.Array) and vector.ndim == 1 and vector.layout == "C"):
+            return None
+
+        def impl(vector, start, m, n):
+            if start < 0 or m < 0 or n < 0 or start + m * n > vector.shape[0]:
+                raise IndexError("matrix_view: the block does not fit in the vector")
+            return _matrix_view(vector, start, m, n)
 
         return impl

@@ -116,7 +116,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
                   layers, slope, out_code, loss_code, opt_code, hyper, schedule,
                   plan, tasks, parallel,
                   order, rng_state, P, state, counters, totals,
-                  acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars):
+                  acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars, unit):
     """Run batches ``first_batch ... first_batch + n_batches - 1`` of an epoch.
 
     Parameters
@@ -158,12 +158,22 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         ``[loss sum, samples]`` accumulated over the batches run.
     acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars
         Preallocated workspaces.
+    unit : ndarray, shape (1,), dtype of P
+        ``[1.0]``: a plain gradient's row scale in
+        :func:`fastbp.optimizers.update_rows`.
     """
     n_samples = X.shape[0]
-    # Views of these cost no atomic reference counting (see _jit.borrowed).
-    P, state, G, acts, logits = borrowed(P), borrowed(state), borrowed(G), borrowed(acts), borrowed(logits)
-    deltas, deltas_t, targets, row_weights = borrowed(deltas), borrowed(deltas_t), borrowed(targets), \
-        borrowed(row_weights)
+    # Every array is borrowed: passing one to a helper or taking a view of it
+    # then costs no atomic reference count (see _jit.borrowed).  Arrays made
+    # here would be freed after their last use, so all come from the caller.
+    X, Y, sample_weight, order, rng_state = borrowed(X), borrowed(Y), borrowed(sample_weight), borrowed(order), \
+        borrowed(rng_state)
+    layers, hyper, schedule, plan, tasks = borrowed(layers), borrowed(hyper), borrowed(schedule), borrowed(plan), \
+        borrowed(tasks)
+    P, state, counters, totals = borrowed(P), borrowed(state), borrowed(counters), borrowed(totals)
+    acts, logits, deltas, deltas_t = borrowed(acts), borrowed(logits), borrowed(deltas), borrowed(deltas_t)
+    targets, row_weights, G, loss_parts = borrowed(targets), borrowed(row_weights), borrowed(G), borrowed(loss_parts)
+    step_scalars, unit = borrowed(step_scalars), borrowed(unit)
     if first_batch == 0 and shuffle:
         # Restart from the identity so that an epoch's order depends only on
         # the generator state (a saved and reloaded model resumes exactly).
@@ -171,8 +181,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
             order[i] = i
         shuffle_in_place(order, rng_state)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
-    no_out = np.empty((0, 0), dtype=P.dtype)
-    unit = np.ones(1, dtype=P.dtype)  # a plain gradient's row scale in update_rows
+    no_out = X[:0]  # "no output rows wanted", without an allocation
     # Flags as typed values, not literals: a literal ``True`` would make numba
     # compile batch_chunk once more for this call site.
     yes = np.bool_(True)
@@ -254,9 +263,13 @@ def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, 
         Output activations (filled if not empty).
     """
     n_samples = X.shape[0]
-    P, acts, logits, deltas = borrowed(P), borrowed(acts), borrowed(logits), borrowed(deltas)
-    targets, row_weights = borrowed(targets), borrowed(row_weights)
-    order = np.empty(0, dtype=np.int64)
+    # All borrowed, as in train_batches.
+    X, Y, sample_weight, P, layers, plan = borrowed(X), borrowed(Y), borrowed(sample_weight), borrowed(P), \
+        borrowed(layers), borrowed(plan)
+    acts, logits, deltas, targets = borrowed(acts), borrowed(logits), borrowed(deltas), borrowed(targets)
+    row_weights, loss_parts, totals, out = borrowed(row_weights), borrowed(loss_parts), borrowed(totals), \
+        borrowed(out)
+    order = plan[:0]  # "natural order", without an allocation
     no = np.bool_(False)  # a typed value, not a literal (see train_batches)
     for start in range(0, n_samples, capacity):
         b = min(capacity, n_samples - start)

@@ -22,7 +22,7 @@ Either way every gradient element is a sum over the batch rows in a fixed
 order, so the result does not depend on the number of threads.
 """
 from ._fpenv import flush_subnormals, restore_fp_state
-from ._jit import kernel
+from ._jit import kernel, matrix_view
 from .backward import weight_gradient_rows
 from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region
 from .optimizers import update_rows
@@ -89,10 +89,10 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     for segment in range(1 if bias0 == NO_BIAS else 2):
         p0 = w0 + j0 * n_in if segment == 0 else bias0 + j0
         n = (j1 - j0) * n_in if segment == 0 else j1 - j0
-        C, X = unit, G[p0:p0 + n].reshape(1, n)  # along the gradient written above
+        C, X = unit, matrix_view(G, p0, 1, n)  # along the gradient written above
         if outer and segment == 0:  # one sample: row j of W moves along δ_j · a
             C, X = delta[j0:j1], region(acts, capacity, layers[l, ROW_IN], 1, n_in)
         elif outer:  # and the biases along δ
-            X = delta[j0:j1].reshape(1, n)
+            X = matrix_view(delta, j0, 1, n)
         update_rows(opt_code, hyper, step_scalars, C, X, p0, P, state)
     restore_fp_state(fp_state)

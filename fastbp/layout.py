@@ -12,7 +12,7 @@ C-contiguous ``(b, n_in)`` array, where ``b <= cap`` is the current batch.
 """
 import numpy as np
 
-from ._jit import kernel
+from ._jit import kernel, matrix_view
 
 # Columns of the layer table.
 N_IN, N_OUT, W_OFF, B_OFF, ACT, ROW_IN, ROW_OUT = range(7)
@@ -65,8 +65,7 @@ def workspace_size(layers, capacity):
 @kernel
 def region(buffer, capacity, row_offset, b, n):
     """View of one layer's ``(b, n)`` block inside a flat workspace."""
-    start = capacity * row_offset
-    return buffer[start:start + b * n].reshape(b, n)
+    return matrix_view(buffer, capacity * row_offset, b, n)
 
 
 @kernel
@@ -74,5 +73,4 @@ def weight_view(P, layers, l):
     """``W`` of layer ``l`` as a ``(n_out, n_in)`` view of the flat vector."""
     n_in = layers[l, N_IN]
     n_out = layers[l, N_OUT]
-    start = layers[l, W_OFF]
-    return P[start:start + n_out * n_in].reshape(n_out, n_in)
+    return matrix_view(P, layers[l, W_OFF], n_out, n_in)

@@ -268,6 +268,7 @@ class Network:
                 loss_parts=np.zeros(int(plan[0]), np.float64),
                 totals=np.zeros(2, np.float64),
                 step_scalars=np.zeros(3, np.float64),
+                unit=np.ones(1, self.dtype),
                 G=np.zeros(self._P.size, self.dtype),
                 plan=plan,
                 tasks=parallel.gradient_tasks(self._layers, capacity),
@@ -396,7 +397,8 @@ class Network:
                           self._loss_code, 0, np.zeros(6), np.zeros(3), ws["plan"], ws["tasks"], used > 1,
                           np.empty(0, np.int64), self._rng_state.copy(), self._P, no_state, counters,
                           ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
-                          ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"])
+                          ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"],
+                          ws["unit"])
         if counters[STATUS]:
             raise FloatingPointError("the loss is not finite for these inputs and parameters")
         G = ws["G"]

@@ -19,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from ._jit import cast_like, kernel
+from ._jit import cast_like, kernel, matrix_view
 from ._validation import check_real
 from .schedules import as_schedule
 
@@ -225,7 +225,7 @@ def update_range(code, hyper, step_scalars, G, p0, p1, P, state, unit):
     unit : ndarray, shape (1,), dtype of P
         ``[1.0]`` (the gradient's scale; preallocated by the caller).
     """
-    update_rows(code, hyper, step_scalars, unit, G[p0:p1].reshape(1, p1 - p0), p0, P, state)
+    update_rows(code, hyper, step_scalars, unit, matrix_view(G, p0, 1, p1 - p0), p0, P, state)
 
 
 @kernel
@@ -262,19 +262,18 @@ def update_rows(code, hyper, step_scalars, C, X, p0, P, state):
     m = C.shape[0]
     n = X.shape[1]
     lr = cast_like(P, step_scalars[STEP_LR])
-    p1 = p0 + m * n
-    P = P[p0:p1].reshape(m, n)
+    P = matrix_view(P, p0, m, n)
     if code == SGD_CODE:
         momentum = cast_like(P, hyper[H1])
         wd = cast_like(P, hyper[H3])
         if momentum == 0:
             _sgd(C, X, lr, wd, P)
         else:
-            _sgd_momentum(C, X, lr, wd, momentum, hyper[H2] != 0.0, P, state[0, p0:p1].reshape(m, n))
+            _sgd_momentum(C, X, lr, wd, momentum, hyper[H2] != 0.0, P, matrix_view(state[0], p0, m, n))
     elif code == RMSPROP_CODE:
         _rmsprop(C, X, lr, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]), cast_like(P, hyper[H3]),
-                 cast_like(P, hyper[H4]), hyper[H5] != 0.0, P, state[0, p0:p1].reshape(m, n), state[1, p0:p1].reshape(m, n),
-                 state[2, p0:p1].reshape(m, n))
+                 cast_like(P, hyper[H4]), hyper[H5] != 0.0, P, matrix_view(state[0], p0, m, n), matrix_view(state[1], p0, m, n),
+                 matrix_view(state[2], p0, m, n))
     else:
         wd = cast_like(P, hyper[H4])
         if code == ADAMW_CODE:
@@ -286,7 +285,7 @@ def update_rows(code, hyper, step_scalars, C, X, p0, P, state):
         step_size = cast_like(P, step_scalars[STEP_LR] / step_scalars[BIAS_CORRECTION1])
         root_bc2 = cast_like(P, math.sqrt(step_scalars[BIAS_CORRECTION2]))
         _adam(C, X, step_size, root_bc2, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]),
-              cast_like(P, hyper[H3]), wd, P, state[0, p0:p1].reshape(m, n), state[1, p0:p1].reshape(m, n))
+              cast_like(P, hyper[H3]), wd, P, matrix_view(state[0], p0, m, n), matrix_view(state[1], p0, m, n))
 
 
 # The loops of update_rows: row j of P (and of each state array) moves along

@@ -50,7 +50,7 @@ def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits,
 @entry_kernel
 def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_code, hyper, schedule, tasks,
                         rng_state, P, state, counters, totals,
-                        acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars, single, wrong):
+                        acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars, unit, single, wrong):
     """Run ``n_steps`` per-sample steps on randomly drawn misclassified samples.
 
     Parameters
@@ -64,22 +64,26 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         As in :func:`fastbp.epoch.train_batches` (workspaces of capacity 1).
     rng_state, P, state, counters, totals
         In/out, as in :func:`fastbp.epoch.train_batches`.
-    acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars
-        Workspaces of capacity 1.
+    acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars, unit
+        Workspaces of capacity 1 (``unit`` as in :func:`fastbp.epoch.train_batches`).
     single : ndarray, shape (1,), int64
         Scratch: the one-sample order.
     wrong : ndarray, shape (n_samples,), int64
         Scratch: indices of misclassified samples found by a full scan.
     """
     n_samples = X.shape[0]
-    # Views of these cost no atomic reference counting (see _jit.borrowed).
-    P, state, G, acts, logits = borrowed(P), borrowed(state), borrowed(G), borrowed(acts), borrowed(logits)
-    deltas, deltas_t, targets, row_weights = borrowed(deltas), borrowed(deltas_t), borrowed(targets), \
-        borrowed(row_weights)
+    # All borrowed, as in fastbp.epoch.train_batches.
+    X, Y, layers, hyper, schedule, tasks = borrowed(X), borrowed(Y), borrowed(layers), borrowed(hyper), \
+        borrowed(schedule), borrowed(tasks)
+    rng_state, P, state, counters, totals = borrowed(rng_state), borrowed(P), borrowed(state), borrowed(counters), \
+        borrowed(totals)
+    acts, logits, deltas, deltas_t = borrowed(acts), borrowed(logits), borrowed(deltas), borrowed(deltas_t)
+    targets, row_weights, G, step_scalars = borrowed(targets), borrowed(row_weights), borrowed(G), \
+        borrowed(step_scalars)
+    unit, single, wrong = borrowed(unit), borrowed(single), borrowed(wrong)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
-    no_weight = np.empty(0, dtype=P.dtype)
-    no_out = np.empty((0, 0), dtype=P.dtype)
-    unit = np.ones(1, dtype=P.dtype)
+    no_weight = row_weights[:0]  # empty arrays without an allocation
+    no_out = X[:0]
     zero, one, yes = np.int64(0), np.int64(1), np.bool_(True)
     for _ in range(n_steps):
         pick = -1

@@ -226,7 +226,7 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
                                 optimizer.code, hyper, schedule, ws["tasks"], net._rng_state, net._P,
                                 optimizer.state, net._counters, ws["totals"], ws["acts"], ws["logits"],
                                 ws["deltas"], ws["deltas_t"], ws["targets"], ws["row_weights"], ws["G"],
-                                ws["step_scalars"], single, wrong)
+                                ws["step_scalars"], ws["unit"], single, wrong)
     else:
         n_units = math.ceil(n_samples / batch_size)  # batches per epoch
         order = np.arange(n_samples, dtype=np.int64)
@@ -236,7 +236,8 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
                           net._out_code, net._loss_code, optimizer.code, hyper, schedule, ws["plan"],
                           ws["tasks"], used > 1, order, net._rng_state, net._P, optimizer.state,
                           net._counters, ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
-                          ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"])
+                          ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"],
+                          ws["unit"])
 
     monitor = _EarlyStopping(patience)
     progress = _Progress(epochs, verbose)
