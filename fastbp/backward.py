@@ -12,9 +12,10 @@ whatever the number of threads.
 """
 import numpy as np
 
-from ._jit import cast_like, kernel
+from ._jit import cast_like, kernel, matrix_view
 from .activations import multiply_by_derivative
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region, weight_view
+from .matvec import times, use_matvec
 
 
 @kernel
@@ -35,7 +36,10 @@ def backprop_rows(P, layers, slope, capacity, b, r0, r1, acts, deltas):
         W = weight_view(P, layers, l)
         D = region(deltas, capacity, layers[l, ROW_OUT], b, layers[l, N_OUT])
         E = region(deltas, capacity, layers[l, ROW_IN], b, layers[l, N_IN])
-        np.dot(D[r0:r1], W, E[r0:r1])
+        if use_matvec(b, layers[l, N_IN], layers[l, N_OUT]):
+            times(D[0], W, E[0])
+        else:
+            np.dot(D[r0:r1], W, E[r0:r1])
         A = region(acts, capacity, layers[l, ROW_IN], b, layers[l, N_IN])
         multiply_by_derivative(E, A, r0, r1, layers[l - 1, ACT], slope)
 
@@ -70,7 +74,7 @@ def weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, deltas_t,
             DT[j, i] = D[i, j]
     A_in = region(acts, capacity, layers[l, ROW_IN], b, n_in)
     start = layers[l, W_OFF]
-    GW = G[start:start + n_out * n_in].reshape(n_out, n_in)
+    GW = matrix_view(G, start, n_out, n_in)
     np.dot(DT[j0:j1], A_in, GW[j0:j1])
     bias_start = layers[l, B_OFF]
     if bias_start != NO_BIAS:

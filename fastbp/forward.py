@@ -3,13 +3,15 @@
 Rows of a batch are independent in the forward pass, so the driver splits a
 batch into fixed row chunks and calls :func:`forward_rows` once per chunk,
 possibly in parallel; the matmul of each chunk is one single-threaded BLAS call
-(``np.dot`` inside numba calls SciPy's OpenBLAS).
+(``np.dot`` inside numba calls SciPy's OpenBLAS), or for one-row batches through
+small layers a loop (:mod:`fastbp.matvec`).
 """
 import numpy as np
 
 from ._jit import kernel
 from .activations import activate_rows
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, region, weight_view
+from .matvec import times_transposed, use_matvec
 
 
 @kernel
@@ -46,7 +48,10 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits):
         A_out = region(acts, capacity, layers[l, ROW_OUT], b, n_out)
         last = l == n_layers - 1
         Z = region(logits, capacity, 0, b, n_out) if last else A_out
-        np.dot(A_in[r0:r1], W.T, Z[r0:r1])
+        if use_matvec(b, n_in, n_out):
+            times_transposed(A_in[0], W, Z[0])
+        else:
+            np.dot(A_in[r0:r1], W.T, Z[r0:r1])
         bias_start = layers[l, B_OFF]
         if bias_start != NO_BIAS:
             # A view indexed from 0: P[bias_start + j] would keep numba's
