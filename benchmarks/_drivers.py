@@ -39,10 +39,10 @@ def forward_chunks(P, layers, slope, capacity, b, plan, parallel, acts, logits, 
     for _ in range(n_iter):
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
-                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, logits)
+                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), 0, acts, logits)
         else:
             for c in range(n_chunks):
-                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, logits)
+                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), 0, acts, logits)
 
 
 @numba.njit(**_FLAGS)

@@ -18,7 +18,7 @@ from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import borrowed, kernel, parallel_kernel
 from ._rng import shuffle_in_place
 from .backward import backprop_rows
-from .forward import forward_rows
+from .forward import first_layer_rows, forward_rows
 from .gradient_update import LANE, gradient_update_task
 from .layout import N_IN, N_OUT, ROW_OUT, region
 from .losses import output_delta_rows
@@ -42,7 +42,7 @@ def chunk_rows(b, plan):
 
 @kernel
 def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, loss_code, capacity, b, r0, r1,
-                scale, with_loss, with_backward, acts, logits, deltas, targets, row_weights, out):
+                scale, with_loss, with_backward, first_layer, acts, logits, deltas, targets, row_weights, out):
     """Rows ``r0:r1`` of the batch starting at ``start``: forward, loss, δ.
 
     Runs with subnormals flushed to zero on the calling thread
@@ -66,6 +66,9 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
         ``1 / (batch weight)``: δ is the gradient of the batch's mean loss.
     with_loss, with_backward : bool
         Compute the loss and output δ; also the δ recursion.
+    first_layer : int
+        First layer of the forward pass (1: the first layer's output is
+        already in ``acts``, see :func:`fastbp.forward.first_layer_rows`).
     acts, logits, deltas, targets, row_weights : ndarray
         Workspaces (outputs).
     out : ndarray, shape (n_samples, n_out) or (0, 0)
@@ -92,7 +95,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
                 T[i, j] = Y[src, j]
             if weighted:
                 row_weights[i] = sample_weight[src]
-    forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits)
+    forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logits)
     A_out = region(acts, capacity, layers[last, ROW_OUT], b, n_out)
     if out.shape[0] > 0:
         for i in range(r0, r1):
@@ -163,6 +166,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         :func:`fastbp.optimizers.update_rows`.
     """
     n_samples = X.shape[0]
+    n_in = X.shape[1]
     # Every array is borrowed: passing one to a helper or taking a view of it
     # then costs no atomic reference count (see _jit.borrowed).  Arrays made
     # here would be freed after their last use, so all come from the caller.
@@ -199,18 +203,40 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         scale = 1.0 / weight
         rows = chunk_rows(b, plan)
         n_chunks = (b + rows - 1) // rows
+        # A one-row batch whose plan splits the update also splits the first
+        # layer's forward product, over the same tasks and lanes: each thread
+        # then reads only the rows of W^1 it updates (fastbp.parallel.row_plan).
+        # Taken or not whatever the number of threads, so the bits are too.
+        first_layer = np.int64(0)
+        if b == 1 and plan[2] != 0 and layers.shape[0] > 1:
+            first_layer = np.int64(1)
+            src = start if order.shape[0] == 0 else order[start]
+            x = region(acts, batch_size, 0, 1, n_in)
+            for i in range(n_in):
+                x[0, i] = X[src, i]
+            if parallel and n_tasks > 1:
+                for lane in prange(plan[0]):
+                    for t in range(n_tasks):
+                        if tasks[t, LANE] == lane and tasks[t, 0] == 0:
+                            first_layer_rows(np.int64(t), tasks, P, layers, slope, batch_size, acts)
+            else:
+                for t in range(n_tasks):
+                    if tasks[t, 0] == 0:
+                        first_layer_rows(np.int64(t), tasks, P, layers, slope, batch_size, acts)
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
                 r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
                                             loss_code, batch_size, b, r0, min(b, r0 + rows), scale,
-                                            yes, yes, acts, logits, deltas, targets, row_weights, no_out)
+                                            yes, yes, first_layer, acts, logits, deltas, targets, row_weights,
+                                            no_out)
         else:
             for c in range(n_chunks):
                 r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
                                             loss_code, batch_size, b, r0, min(b, r0 + rows), scale,
-                                            yes, yes, acts, logits, deltas, targets, row_weights, no_out)
+                                            yes, yes, first_layer, acts, logits, deltas, targets, row_weights,
+                                            no_out)
         loss = 0.0
         for c in range(n_chunks):
             loss += loss_parts[c]
@@ -270,7 +296,7 @@ def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, 
     row_weights, loss_parts, totals, out = borrowed(row_weights), borrowed(loss_parts), borrowed(totals), \
         borrowed(out)
     order = plan[:0]  # "natural order", without an allocation
-    no = np.bool_(False)  # a typed value, not a literal (see train_batches)
+    no, zero = np.bool_(False), np.int64(0)  # typed values, not literals (see train_batches)
     for start in range(0, n_samples, capacity):
         b = min(capacity, n_samples - start)
         rows = chunk_rows(b, plan)
@@ -280,13 +306,13 @@ def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, 
                 r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
                                             loss_code, capacity, b, r0, min(b, r0 + rows), 1.0,
-                                            with_loss, no, acts, logits, deltas, targets, row_weights, out)
+                                            with_loss, no, zero, acts, logits, deltas, targets, row_weights, out)
         else:
             for c in range(n_chunks):
                 r0 = np.int64(c) * rows
                 loss_parts[c] = batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code,
                                             loss_code, capacity, b, r0, min(b, r0 + rows), 1.0,
-                                            with_loss, no, acts, logits, deltas, targets, row_weights, out)
+                                            with_loss, no, zero, acts, logits, deltas, targets, row_weights, out)
         for c in range(n_chunks):
             totals[LOSS_SUM] += loss_parts[c]
         if sample_weight.shape[0] > 0:

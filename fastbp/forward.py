@@ -8,15 +8,16 @@ small layers a loop (:mod:`fastbp.matvec`).
 """
 import numpy as np
 
-from ._jit import kernel
+from ._fpenv import flush_subnormals, restore_fp_state
+from ._jit import kernel, matrix_view
 from .activations import activate_rows
-from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, region, weight_view
+from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region, weight_view
 from .matvec import times_transposed, use_matvec
 
 
 @kernel
-def forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits):
-    """Forward pass of rows ``r0:r1`` of a batch through every layer.
+def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logits):
+    """Forward pass of rows ``r0:r1`` of a batch through layers ``first_layer`` and up.
 
     Parameters
     ----------
@@ -32,6 +33,9 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits):
         Rows in this batch (``b <= capacity``).
     r0, r1 : int
         The chunk of rows to compute.
+    first_layer : int
+        First layer to compute; the earlier layers' outputs must already be
+        in ``acts`` (0: all layers; 1: after :func:`first_layer_rows`).
     acts : ndarray, shape (workspace,), dtype of P
         Activation workspace; the input rows must already be in region 0.
         On exit holds every layer's activations for rows ``r0:r1``.
@@ -40,7 +44,7 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits):
         stable losses need them).
     """
     n_layers = layers.shape[0]
-    for l in range(n_layers):
+    for l in range(first_layer, n_layers):
         n_in = layers[l, N_IN]
         n_out = layers[l, N_OUT]
         W = weight_view(P, layers, l)
@@ -65,3 +69,42 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, acts, logits):
                 for j in range(n_out):
                     A_out[i, j] = Z[i, j]
         activate_rows(A_out, r0, r1, layers[l, ACT], slope)
+
+
+@kernel
+def first_layer_rows(task, tasks, P, layers, slope, capacity, acts):
+    """Rows ``j0:j1`` of the first (hidden) layer's output, for a one-row batch.
+
+    A one-sample step whose first layer dominates splits that layer's forward
+    product over the same ``(0, j0, j1, lane)`` tasks as its update
+    (:func:`fastbp.parallel.row_plan`), so each thread reads only the rows of
+    ``W^1`` it updates, and finds them in its own core's cache.  Runs with
+    subnormals flushed to zero on the calling thread (:mod:`fastbp._fpenv`).
+
+    Parameters
+    ----------
+    task : int
+        Row of ``tasks``; its layer must be 0.
+    tasks : ndarray, shape (n_tasks, 4), int64
+        ``(layer, j0, j1, lane)`` rows (:func:`fastbp.parallel.gradient_tasks`).
+    P, layers, slope, capacity
+        As in :func:`forward_rows`.
+    acts : ndarray, shape (workspace,)
+        Activation workspace, the input row in region 0; on exit holds
+        ``a^1[0, j0:j1]``.
+    """
+    fp_state = flush_subnormals()
+    j0 = tasks[task, 1]
+    j1 = tasks[task, 2]
+    n_in = layers[0, N_IN]
+    x = region(acts, capacity, 0, 1, n_in)[0]
+    rows = matrix_view(P, layers[0, W_OFF] + j0 * n_in, j1 - j0, n_in)
+    z = matrix_view(acts, capacity * layers[0, ROW_OUT] + j0, 1, j1 - j0)
+    times_transposed(x, rows, z[0])
+    bias_start = layers[0, B_OFF]
+    if bias_start != NO_BIAS:
+        bias = P[bias_start + j0:bias_start + j1]
+        for j in range(j1 - j0):
+            z[0, j] += bias[j]
+    activate_rows(z, 0, 1, layers[0, ACT], slope)
+    restore_fp_state(fp_state)

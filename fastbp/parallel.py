@@ -16,9 +16,14 @@ import threading
 import numba
 import numpy as np
 
+from .matvec import MATVEC_MAX
+
 # A parallel region costs ~1 µs to enter with the omp layer; a chunk must carry
 # well over that much work (in floating-point operations) to pay for itself.
 MIN_CHUNK_FLOPS = 1 << 16
+# Weights of a first layer from which a one-sample step splits it over the
+# threads (see first_layer_dominates).
+FIRST_LAYER_SPLIT_MIN = 1 << 15
 
 _controller = None
 # The BLAS thread limit is process-wide while numba's settings are per thread:
@@ -118,16 +123,37 @@ def row_plan(layers, capacity):
         weight-gradient round is split across threads: not when it carries
         too little work for a parallel region (a region per step for a few
         thousand multiply-adds measured slower than running its tasks
-        serially), nor for one-sample batches (the forward pass ran on one
-        thread, and splitting the memory-bound outer-product update across
-        cores made it pull the other core's rows of W every step: 0.58x with
-        SGD, 0.33x with momentum on 784-128-10, 2 threads).
+        serially).  One-sample batches split it only when the first layer
+        dominates (:func:`first_layer_dominates`): the step then splits that
+        layer's forward product over the same rows, so each thread reads only
+        the rows of ``W^1`` it updates.  Splitting the update alone, with the
+        forward pass on one thread, made that thread pull the other core's
+        rows of ``W`` every step: 0.58x with SGD, 0.33x with momentum on
+        784-128-10, 2 threads.
     """
     macs = int(np.sum(layers[:, 0] * layers[:, 1]))
     flops_per_row = 4 * macs  # forward and the δ recursion
     min_rows = max(1, math.ceil(MIN_CHUNK_FLOPS / max(flops_per_row, 1)))
-    split_gradients = int(capacity > 1 and 2 * capacity * macs >= 2 * MIN_CHUNK_FLOPS)
+    if capacity == 1:
+        split_gradients = int(first_layer_dominates(layers))
+    else:
+        split_gradients = int(2 * capacity * macs >= 2 * MIN_CHUNK_FLOPS)
     return np.array([max_threads(), min_rows, split_gradients], dtype=np.int64)
+
+
+def first_layer_dominates(layers):
+    """Whether a one-sample step splits its first layer over the threads.
+
+    True for a network with a hidden layer whose first layer has at least
+    ``FIRST_LAYER_SPLIT_MIN`` weights while every later layer is small
+    enough for the one-row loops (:data:`fastbp.matvec.MATVEC_MAX`): the
+    later layers' forward pass and δ recursion stay on one thread, so they
+    must be cheap, and each parallel region (two per step) must carry several
+    microseconds of work.
+    """
+    sizes = layers[:, 0] * layers[:, 1]
+    return bool(len(sizes) > 1 and max_threads() > 1 and sizes[0] >= FIRST_LAYER_SPLIT_MIN
+                and (sizes[1:] <= MATVEC_MAX).all())
 
 
 def gradient_tasks(layers, capacity):

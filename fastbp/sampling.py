@@ -35,7 +35,7 @@ def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits,
     # Typed values, not literals, so batch_chunk is not compiled once more.
     zero, one, no = np.int64(0), np.int64(1), np.bool_(False)
     batch_chunk(X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero, one, 1.0,
-                no, no, acts, logits, deltas, targets, row_weights, no_out)
+                no, no, zero, acts, logits, deltas, targets, row_weights, no_out)
     last = layers.shape[0] - 1
     n_out = layers[last, N_OUT]
     A = region(acts, 1, layers[last, ROW_OUT], 1, n_out)
@@ -106,7 +106,7 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
             pick = wrong[random_below(rng_state, count)]
         single[0] = pick
         loss = batch_chunk(X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero,
-                           one, 1.0, yes, yes, acts, logits, deltas, targets, row_weights, no_out)
+                           one, 1.0, yes, yes, zero, acts, logits, deltas, targets, row_weights, no_out)
         if not np.isfinite(loss):
             counters[STATUS] = NON_FINITE_LOSS
             return

@@ -16,13 +16,19 @@ SCRIPT = textwrap.dedent("""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 48)).astype(np.float32)
     y = rng.integers(0, 10, size=300)
+    X2 = rng.normal(size=(40, 256)).astype(np.float32)
+    y2 = rng.integers(0, 4, size=40)
     digests = []
     for n_threads in [int(t) for t in sys.argv[1].split(",")]:
         net = fastbp.Network([48, 160, 96, 10], activation=["relu", "tanh"], output="softmax",
                              loss="cross_entropy", dtype=np.float32, seed=3)
         net.fit(X, y, epochs=3, batch_size=50, optimizer=fastbp.Adam(lr=1e-3), n_threads=n_threads)
         net.fit(X, y, epochs=2, batch_size=1, optimizer=fastbp.SGD(lr=1e-3, momentum=0.9), n_threads=n_threads)
-        digests.append(hashlib.sha256(net.parameters.tobytes()).hexdigest())
+        # Per-sample steps that split the first layer over the threads (parallel.first_layer_dominates).
+        wide = fastbp.Network([256, 128, 4], activation="relu", output="softmax", loss="cross_entropy",
+                              dtype=np.float32, seed=4)
+        wide.fit(X2, y2, epochs=1, batch_size=1, optimizer=fastbp.Adam(lr=1e-3), n_threads=n_threads)
+        digests.append(hashlib.sha256(net.parameters.tobytes() + wide.parameters.tobytes()).hexdigest())
     print(" ".join(digests))
 """)
 
@@ -52,6 +58,9 @@ def test_work_is_really_split_in_that_setting():
     assert plan[1] < 50  # several rows chunks per batch of 50 (with max_threads > 1)
     assert plan[2] == 1  # and the gradient round is split across threads
     assert len(gradient_tasks(layers, 50)) >= 3
+    wide, _ = build_layer_table([256, 128, 4], [3, 0], True)
+    assert row_plan(wide, 1)[2] == 1  # the per-sample fit splits its first layer
+    assert sum(task[0] == 0 for task in gradient_tasks(wide, 1)) >= 2
 
 
 def test_gradient_tasks_cover_every_row_once_in_balanced_lanes():
