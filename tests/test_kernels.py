@@ -54,37 +54,17 @@ def test_forward_loss_gradients_match_reference(dtype, output, loss, bias):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_per_sample_steps_with_a_split_first_layer_match_reference(dtype, n_threads):
-    """A first layer large enough to be split over the threads at batch 1 (parallel.first_layer_dominates)."""
-    from fastbp.parallel import max_threads, row_plan
-
-    rng = np.random.default_rng(5)
-    sizes, acts = [256, 128, 3], ["relu"]
-    X = rng.normal(size=(5, 256))
-    Y = np.eye(3)[rng.integers(0, 3, size=5)]
-    net = fastbp.Network(sizes, activation=acts, output="softmax", loss="cross_entropy", dtype=dtype, seed=2)
-    assert row_plan(net._layers, 1)[2] == int(max_threads() > 1)
-    W = [w.astype(np.float64) for w in net.weights]
-    b = [v.astype(np.float64) for v in net.biases]
-    for i in range(5):
-        _, dWs, dbs, _ = naive.backward(W, b, acts, "softmax", "cross_entropy",
-                                        X[i:i + 1].astype(dtype).astype(np.float64), Y[i:i + 1])
-        W, b = naive.sgd_step(W, dWs, 0.1), naive.sgd_step(b, dbs, 0.1)
-    net.fit(X, Y, epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=0.1), shuffle=False,
-            n_threads=min(n_threads, max_threads()))
-    for l in range(2):
-        np.testing.assert_allclose(net.weights[l], W[l], **TOL[dtype])
-        np.testing.assert_allclose(net.biases[l], b[l], **TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("batch_size", [1, 4, None])
-def test_sgd_epoch_matches_reference(dtype, batch_size):
-    """Per-sample, mini-batch (with a last partial batch) and full-batch SGD."""
+@pytest.mark.parametrize("n_in", [5, 256])
+def test_sgd_epoch_matches_reference(dtype, batch_size, n_in):
+    """Per-sample, mini-batch (with a last partial batch) and full-batch SGD.
+
+    With 256 inputs the first layer is large enough for a per-sample step to
+    split it over the threads (fastbp.parallel.first_layer_dominates).
+    """
     rng = np.random.default_rng(11)
-    sizes, acts = [5, 7, 3], ["tanh"]
-    X = rng.normal(size=(10, 5))
+    sizes, acts = [n_in, 128 if n_in > 5 else 7, 3], ["tanh"]
+    X = rng.normal(size=(10, n_in))
     Y = np.eye(3)[rng.integers(0, 3, size=10)]
     net = fastbp.Network(sizes, activation=acts, output="softmax", loss="cross_entropy", dtype=dtype, seed=1)
     W = [w.astype(np.float64) for w in net.weights]
