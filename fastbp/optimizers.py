@@ -272,8 +272,8 @@ def update_rows(code, hyper, step_scalars, C, X, p0, P, state):
             _sgd_momentum(C, X, lr, wd, momentum, hyper[H2] != 0.0, P, matrix_view(state[0], p0, m, n))
     elif code == RMSPROP_CODE:
         _rmsprop(C, X, lr, cast_like(P, hyper[H1]), cast_like(P, hyper[H2]), cast_like(P, hyper[H3]),
-                 cast_like(P, hyper[H4]), hyper[H5] != 0.0, P, matrix_view(state[0], p0, m, n), matrix_view(state[1], p0, m, n),
-                 matrix_view(state[2], p0, m, n))
+                 cast_like(P, hyper[H4]), hyper[H5] != 0.0, P, matrix_view(state[0], p0, m, n),
+                 matrix_view(state[1], p0, m, n), matrix_view(state[2], p0, m, n))
     else:
         wd = cast_like(P, hyper[H4])
         if code == ADAMW_CODE:
