@@ -47,6 +47,11 @@ def reassociating_kernel(function):
                       **_COMMON)(function)
 
 
+def reassociating_entry_kernel(function):
+    """:func:`reassociating_kernel`, also callable from Python."""
+    return numba.njit(fastmath={"reassoc", "contract"}, **_COMMON)(function)
+
+
 def entry_kernel(function):
     """Like :func:`kernel`, and also callable from Python."""
     return numba.njit(**_COMMON)(function)

@@ -6,7 +6,10 @@ expected, so that nothing invalid ever reaches a kernel.
 """
 import numbers
 
+import numba
 import numpy as np
+
+from ._jit import cast_like, reassociating_entry_kernel
 
 
 def as_real_array(value, name, dtype):
@@ -42,9 +45,45 @@ def _contiguous_writable(array, dtype):
 
 def check_finite(array, name):
     """Raise ``ValueError`` if ``array`` holds NaN or infinity."""
-    if not np.isfinite(array).all():
+    if not _all_finite(array):
         bad = np.argwhere(~np.isfinite(array))[0]
         raise ValueError(f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)})")
+
+
+# Elements from which a compiled pass checks finiteness (below, NumPy's
+# np.isfinite(...).all() takes well under 0.1 ms).
+COMPILED_CHECK_MIN = 1 << 16
+
+
+def _all_finite(array):
+    """Whether every element of ``array`` is finite.
+
+    ``fit`` and ``predict`` check their whole input on every call: for a
+    10240 × 784 float32 ``X`` NumPy's ``np.isfinite(X).all()`` (a boolean
+    temporary, then a reduction) took 4–5 ms, ~10 % of a batch-64 epoch of a
+    784-128-10 net; the compiled pass below reads ``X`` once, vectorised,
+    in ~1.2 ms.  Large writable C-contiguous float arrays take it; others
+    (and everything under ``NUMBA_DISABLE_JIT``) go through NumPy.
+    """
+    if (array.size >= COMPILED_CHECK_MIN and array.dtype in (np.float32, np.float64)
+            and array.flags.c_contiguous and array.flags.writeable and not numba.config.DISABLE_JIT):
+        return not np.isnan(_nonfinite_probe(array.reshape(-1)))
+    return bool(np.isfinite(array).all())
+
+
+@reassociating_entry_kernel
+def _nonfinite_probe(values):
+    """NaN if ``values`` holds a NaN or an infinity, else 0.
+
+    ``x · 0`` is 0 for a finite ``x`` and NaN for NaN and ±inf, and a sum
+    holding a NaN is NaN in any order, so the sum may be reassociated (and
+    vectorised); without ``nnan``/``ninf`` LLVM may not fold ``x · 0`` to 0.
+    """
+    zero = cast_like(values, 0.0)
+    total = cast_like(values, 0.0)
+    for i in range(values.shape[0]):
+        total += values[i] * zero
+    return total
 
 
 def check_inputs(X, n_in, dtype, name="X"):

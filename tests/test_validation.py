@@ -116,3 +116,38 @@ def test_no_numba_error_escapes_for_odd_but_valid_input(net):
     out = net.forward([[1, 2, 3]])
     assert out.dtype == np.float64
     np.testing.assert_array_equal(net.forward(np.array([[1, 2, 3]], np.float32)), out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 12_345, -1])
+def test_large_inputs_with_one_non_finite_value_are_refused(dtype, bad, where):
+    """Large inputs go through the compiled check (_validation._all_finite), small ones through NumPy."""
+    from fastbp._validation import COMPILED_CHECK_MIN
+
+    n_in = 64
+    n = COMPILED_CHECK_MIN // n_in + 3
+    X = np.random.default_rng(0).normal(size=(n, n_in)).astype(dtype)
+    net = fastbp.Network([n_in, 2], output="identity", loss="mse", dtype=dtype)
+    assert net.predict(X).shape == (n, 2)  # all finite: accepted
+    flat = X.reshape(-1)
+    flat[where] = bad
+    row, col = divmod(where % flat.size, n_in)
+    with pytest.raises(ValueError, match=rf"X contains NaN or infinity \(first at index \({row}, {col}\)\)"):
+        net.predict(X)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        net.fit(X, np.zeros((n, 2)), epochs=1)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        net.predict(np.asfortranarray(X))
+
+
+def test_finiteness_check_takes_numpy_s_path_for_other_arrays():
+    from fastbp._validation import COMPILED_CHECK_MIN, _all_finite
+
+    X = np.ones((COMPILED_CHECK_MIN // 8, 16))
+    X[5, 7] = np.nan
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    for array in (X, np.asfortranarray(X), X[:, 1::2], read_only, X.astype(np.float16), X[4:7]):
+        assert not _all_finite(array)
+    assert _all_finite(np.ones((COMPILED_CHECK_MIN, 2), np.float32))
