@@ -34,7 +34,7 @@ _FLAGS = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 @numba.njit(**_FLAGS)
 def forward_chunks(P, layers, slope, capacity, b, plan, parallel, acts, logits, n_iter):
     """Forward pass of a ``b``-row batch over the epoch's row chunks."""
-    rows = chunk_rows(b, plan)
+    rows = chunk_rows(b, plan[0], plan[1])
     n_chunks = (b + rows - 1) // rows
     for _ in range(n_iter):
         if parallel and n_chunks > 1:
@@ -48,7 +48,7 @@ def forward_chunks(P, layers, slope, capacity, b, plan, parallel, acts, logits, 
 @numba.njit(**_FLAGS)
 def backprop_chunks(P, layers, slope, capacity, b, plan, parallel, acts, deltas, n_iter):
     """δ recursion (output layer down to layer 1) over the epoch's row chunks."""
-    rows = chunk_rows(b, plan)
+    rows = chunk_rows(b, plan[0], plan[1])
     n_chunks = (b + rows - 1) // rows
     for _ in range(n_iter):
         if parallel and n_chunks > 1:

@@ -34,9 +34,9 @@ LOSS_SUM, SAMPLES = range(2)
 
 
 @kernel
-def chunk_rows(b, plan):
-    """Rows per chunk for a batch of ``b`` rows under ``plan`` (see threads)."""
-    n_chunks = max(1, min(plan[0], b // plan[1]))
+def chunk_rows(b, max_chunks, min_rows):
+    """Rows per chunk for a batch of ``b`` rows (see fastbp.parallel.row_plan)."""
+    n_chunks = max(1, min(max_chunks, b // min_rows))
     return (b + n_chunks - 1) // n_chunks
 
 
@@ -67,8 +67,9 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     with_loss, with_backward : bool
         Compute the loss and output δ; also the δ recursion.
     first_layer : int
-        First layer of the forward pass (1: the first layer's output is
-        already in ``acts``, see :func:`fastbp.forward.first_layer_rows`).
+        First layer of the forward pass (1: the input rows and the first
+        layer's output are already in ``acts``, see
+        :func:`fastbp.forward.first_layer_rows`).
     acts, logits, deltas, targets, row_weights : ndarray
         Workspaces (outputs).
     out : ndarray, shape (n_samples, n_out) or (0, 0)
@@ -88,8 +89,9 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     weighted = sample_weight.shape[0] > 0
     for i in range(r0, r1):
         src = start + i if order.shape[0] == 0 else order[start + i]
-        for j in range(n_in):
-            X_batch[i, j] = X[src, j]
+        if first_layer == 0:  # else the caller gathered the rows for the first layer
+            for j in range(n_in):
+                X_batch[i, j] = X[src, j]
         if with_loss:
             for j in range(n_out):
                 T[i, j] = Y[src, j]
@@ -144,8 +146,8 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
     opt_code, hyper, schedule
         Optimizer code, its float64 hyperparameters, the schedule array.
     plan, tasks, parallel
-        Row plan (``[max_chunks, min_rows, split_gradients]``; ``max_chunks``
-        is also the number of task lanes), gradient-and-update tasks
+        Row plan (:func:`fastbp.parallel.row_plan`; ``max_chunks`` is also
+        the number of task lanes), gradient-and-update tasks
         (``fastbp.parallel``) and whether to run chunks in parallel regions.
     order : ndarray, shape (n_samples,) or (0,), int64
         Sample order (in/out: shuffled in place).
@@ -201,28 +203,31 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
             if weight == 0.0:
                 continue
         scale = 1.0 / weight
-        rows = chunk_rows(b, plan)
-        n_chunks = (b + rows - 1) // rows
-        # A one-row batch whose plan splits the update also splits the first
-        # layer's forward product, over the same tasks and lanes: each thread
-        # then reads only the rows of W^1 it updates (fastbp.parallel.row_plan).
-        # Taken or not whatever the number of threads, so the bits are too.
+        # When the first layer dominates, its forward product is split by rows
+        # of W^1 over the update's tasks and lanes (forward.first_layer_rows),
+        # not by batch rows.  Taken or not whatever the number of threads, so
+        # the bits do not depend on it either.
         first_layer = np.int64(0)
-        if b == 1 and plan[2] != 0 and layers.shape[0] > 1:
+        min_rows = plan[1]
+        if plan[3] != 0 and b <= layers[0, N_OUT]:
             first_layer = np.int64(1)
-            src = start if order.shape[0] == 0 else order[start]
-            x = region(acts, batch_size, 0, 1, n_in)
-            for i in range(n_in):
-                x[0, i] = X[src, i]
+            min_rows = plan[4]  # the rest of the step is small: fewer, larger row chunks
+            X_batch = region(acts, batch_size, 0, b, n_in)
+            for i in range(b):
+                src = start + i if order.shape[0] == 0 else order[start + i]
+                for j in range(n_in):
+                    X_batch[i, j] = X[src, j]
             if parallel and n_tasks > 1:
                 for lane in prange(plan[0]):
                     for t in range(n_tasks):
                         if tasks[t, LANE] == lane and tasks[t, 0] == 0:
-                            first_layer_rows(np.int64(t), tasks, P, layers, slope, batch_size, acts)
+                            first_layer_rows(np.int64(t), tasks, P, layers, slope, batch_size, b, acts, deltas)
             else:
                 for t in range(n_tasks):
                     if tasks[t, 0] == 0:
-                        first_layer_rows(np.int64(t), tasks, P, layers, slope, batch_size, acts)
+                        first_layer_rows(np.int64(t), tasks, P, layers, slope, batch_size, b, acts, deltas)
+        rows = chunk_rows(b, plan[0], min_rows)
+        n_chunks = (b + rows - 1) // rows
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
                 r0 = np.int64(c) * rows
@@ -299,7 +304,7 @@ def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, 
     no, zero = np.bool_(False), np.int64(0)  # typed values, not literals (see train_batches)
     for start in range(0, n_samples, capacity):
         b = min(capacity, n_samples - start)
-        rows = chunk_rows(b, plan)
+        rows = chunk_rows(b, plan[0], plan[1])
         n_chunks = (b + rows - 1) // rows
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):

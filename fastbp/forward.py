@@ -72,14 +72,17 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logit
 
 
 @kernel
-def first_layer_rows(task, tasks, P, layers, slope, capacity, acts):
-    """Rows ``j0:j1`` of the first (hidden) layer's output, for a one-row batch.
+def first_layer_rows(task, tasks, P, layers, slope, capacity, b, acts, deltas):
+    """Columns ``j0:j1`` of the first (hidden) layer's output, for every row of the batch.
 
-    A one-sample step whose first layer dominates splits that layer's forward
-    product over the same ``(0, j0, j1, lane)`` tasks as its update
-    (:func:`fastbp.parallel.row_plan`), so each thread reads only the rows of
-    ``W^1`` it updates, and finds them in its own core's cache.  Runs with
-    subnormals flushed to zero on the calling thread (:mod:`fastbp._fpenv`).
+    When the first layer dominates a network, a training step splits that
+    layer's forward product by rows of ``W^1``, over the same
+    ``(0, j0, j1, lane)`` tasks as its update (:func:`fastbp.parallel.row_plan`):
+    each thread reads only the rows of ``W^1`` it updates, finds them in its
+    own core's cache, and BLAS packs only those rows.  Split by batch rows
+    instead, every thread packed all of ``W^1`` for a few rows and pulled the
+    rows the other core had just updated.  Runs with subnormals flushed to
+    zero on the calling thread (:mod:`fastbp._fpenv`).
 
     Parameters
     ----------
@@ -87,24 +90,38 @@ def first_layer_rows(task, tasks, P, layers, slope, capacity, acts):
         Row of ``tasks``; its layer must be 0.
     tasks : ndarray, shape (n_tasks, 4), int64
         ``(layer, j0, j1, lane)`` rows (:func:`fastbp.parallel.gradient_tasks`).
-    P, layers, slope, capacity
+    P, layers, slope, capacity, b
         As in :func:`forward_rows`.
     acts : ndarray, shape (workspace,)
-        Activation workspace, the input row in region 0; on exit holds
-        ``a^1[0, j0:j1]``.
+        Activation workspace, the batch's input rows in region 0; on exit
+        holds ``a^1[:b, j0:j1]``.
+    deltas : ndarray, shape (workspace,)
+        δ workspace: its (not yet used) block of the first layer's δ is the
+        scratch of a batch of more than one row.
     """
     fp_state = flush_subnormals()
     j0 = tasks[task, 1]
     j1 = tasks[task, 2]
     n_in = layers[0, N_IN]
-    x = region(acts, capacity, 0, 1, n_in)[0]
+    n_out = layers[0, N_OUT]
     rows = matrix_view(P, layers[0, W_OFF] + j0 * n_in, j1 - j0, n_in)
-    z = matrix_view(acts, capacity * layers[0, ROW_OUT] + j0, 1, j1 - j0)
-    times_transposed(x, rows, z[0])
+    A_in = region(acts, capacity, 0, b, n_in)
+    if b == 1:  # straight into a^1 (one row: columns j0:j1 are contiguous)
+        Z = matrix_view(acts, capacity * layers[0, ROW_OUT] + j0, 1, j1 - j0)
+        times_transposed(A_in[0], rows, Z[0])
+    else:  # a C-contiguous (b, j1 - j0) block for BLAS, copied into a^1 below
+        Z = matrix_view(deltas, capacity * layers[0, ROW_OUT] + b * j0, b, j1 - j0)
+        np.dot(A_in, rows.T, Z)
     bias_start = layers[0, B_OFF]
     if bias_start != NO_BIAS:
         bias = P[bias_start + j0:bias_start + j1]
-        for j in range(j1 - j0):
-            z[0, j] += bias[j]
-    activate_rows(z, 0, 1, layers[0, ACT], slope)
+        for i in range(b):
+            for j in range(j1 - j0):
+                Z[i, j] += bias[j]
+    activate_rows(Z, 0, b, layers[0, ACT], slope)
+    if b > 1:
+        A_out = region(acts, capacity, layers[0, ROW_OUT], b, n_out)
+        for i in range(b):
+            for j in range(j1 - j0):
+                A_out[i, j0 + j] = Z[i, j]
     restore_fp_state(fp_state)

@@ -107,7 +107,7 @@ def _release_blas():
 
 
 def row_plan(layers, capacity):
-    """``[max_chunks, min_rows, split_gradients]``: how a batch's work is split.
+    """``[max_chunks, min_rows, split_gradients, split_first_layer, min_rows_after_first]``: how a batch's work is split.
 
     Parameters
     ----------
@@ -118,18 +118,26 @@ def row_plan(layers, capacity):
 
     Returns
     -------
-    ndarray, shape (3,), int64
-        The most row chunks, the fewest rows per chunk, and whether the
-        weight-gradient round is split across threads: not when it carries
-        too little work for a parallel region (a region per step for a few
-        thousand multiply-adds measured slower than running its tasks
-        serially).  One-sample batches split it only when the first layer
-        dominates (:func:`first_layer_dominates`): the step then splits that
-        layer's forward product over the same rows, so each thread reads only
-        the rows of ``W^1`` it updates.  Splitting the update alone, with the
-        forward pass on one thread, made that thread pull the other core's
-        rows of ``W`` every step: 0.58x with SGD, 0.33x with momentum on
-        784-128-10, 2 threads.
+    ndarray, shape (5,), int64
+        * The most row chunks, and the fewest rows per chunk.
+        * Whether the weight-gradient round is split across threads: not
+          when it carries too little work for a parallel region (a region
+          per step for a few thousand multiply-adds measured slower than
+          running its tasks serially).  One-sample batches split it only
+          when the first layer dominates (:func:`first_layer_dominates`).
+        * Whether the first layer's forward product is split by rows of
+          ``W^1`` over the same tasks as its update
+          (:func:`fastbp.forward.first_layer_rows`): when the first layer
+          dominates and the gradient round is split.  Each thread then
+          reads only the rows of ``W^1`` it updates.  Split by batch rows
+          instead, each thread packed all of ``W^1`` for a few rows and
+          pulled the rows the other core had just updated; at batch 16 on
+          784-128-10, two threads ran slower than one (SGD 155k against
+          175k samples/s, momentum 98k against 112k), and splitting the
+          update of a one-sample batch with the forward pass on one thread
+          measured 0.58x (SGD) and 0.33x (momentum).
+        * The fewest rows per chunk for the rest of the forward pass and the
+          δ recursion when the first layer is split (their work only).
     """
     macs = int(np.sum(layers[:, 0] * layers[:, 1]))
     flops_per_row = 4 * macs  # forward and the δ recursion
@@ -138,7 +146,11 @@ def row_plan(layers, capacity):
         split_gradients = int(first_layer_dominates(layers))
     else:
         split_gradients = int(2 * capacity * macs >= 2 * MIN_CHUNK_FLOPS)
-    return np.array([max_threads(), min_rows, split_gradients], dtype=np.int64)
+    split_first_layer = int(split_gradients == 1 and first_layer_dominates(layers))
+    flops_after_first = 4 * int(np.sum(layers[1:, 0] * layers[1:, 1]))
+    min_rows_after_first = max(1, math.ceil(MIN_CHUNK_FLOPS / max(flops_after_first, 1)))
+    return np.array([max_threads(), min_rows, split_gradients, split_first_layer, min_rows_after_first],
+                    dtype=np.int64)
 
 
 def first_layer_dominates(layers):

@@ -59,7 +59,7 @@ def test_forward_loss_gradients_match_reference(dtype, output, loss, bias):
 def test_sgd_epoch_matches_reference(dtype, batch_size, n_in):
     """Per-sample, mini-batch (with a last partial batch) and full-batch SGD.
 
-    With 256 inputs the first layer is large enough for a per-sample step to
+    With 256 inputs the first layer is large enough for a training step to
     split it over the threads (fastbp.parallel.first_layer_dominates); its
     step is smaller, so that float32 rounding is not amplified over the ten
     steps beyond the float32 tolerance (lr=0.5 did, by 2e-3 relative, on one

@@ -28,6 +28,7 @@ SCRIPT = textwrap.dedent("""
         wide = fastbp.Network([256, 128, 4], activation="relu", output="softmax", loss="cross_entropy",
                               dtype=np.float32, seed=4)
         wide.fit(X2, y2, epochs=1, batch_size=1, optimizer=fastbp.Adam(lr=1e-3), n_threads=n_threads)
+        wide.fit(X2, y2, epochs=2, batch_size=8, optimizer=fastbp.SGD(lr=1e-2, momentum=0.9), n_threads=n_threads)
         digests.append(hashlib.sha256(net.parameters.tobytes() + wide.parameters.tobytes()).hexdigest())
     print(" ".join(digests))
 """)
@@ -59,7 +60,8 @@ def test_work_is_really_split_in_that_setting():
     assert plan[2] == 1  # and the gradient round is split across threads
     assert len(gradient_tasks(layers, 50)) >= 3
     wide, _ = build_layer_table([256, 128, 4], [3, 0], True)
-    assert row_plan(wide, 1)[2] == 1  # the per-sample fit splits its first layer
+    assert row_plan(wide, 1)[2] == 1  # the per-sample fit splits its first layer,
+    assert row_plan(wide, 8)[3] == 1  # and so does the batch-8 fit
     assert sum(task[0] == 0 for task in gradient_tasks(wide, 1)) >= 2
 
 
