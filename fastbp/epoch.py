@@ -192,6 +192,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
     # compile batch_chunk once more for this call site.
     yes = np.bool_(True)
     n_tasks = tasks.shape[0]
+    next_ready = False  # this step's a^1 was computed by the previous step's update
     for k in range(first_batch, first_batch + n_batches):
         start = k * batch_size
         b = min(batch_size, n_samples - start)
@@ -217,7 +218,12 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
                 src = start + i if order.shape[0] == 0 else order[start + i]
                 for j in range(n_in):
                     X_batch[i, j] = X[src, j]
-            if parallel and n_tasks > 1:
+            if next_ready:  # computed by the previous step's update: a^1 is in δ^1's block
+                A_1 = region(acts, batch_size, layers[0, ROW_OUT], 1, layers[0, N_OUT])
+                D_1 = region(deltas, batch_size, layers[0, ROW_OUT], 1, layers[0, N_OUT])
+                for j in range(layers[0, N_OUT]):
+                    A_1[0, j] = D_1[0, j]
+            elif parallel and n_tasks > 1:
                 for lane in prange(plan[0]):
                     for t in range(n_tasks):
                         if tasks[t, LANE] == lane and tasks[t, 0] == 0:
@@ -251,6 +257,14 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         totals[LOSS_SUM] += loss
         totals[SAMPLES] += weight
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
+        # Per-sample steps with a split first layer: the update of W^1 also
+        # computes the next step's a^1 (gradient_update_task's x_next), while
+        # each block of rows is in cache.  Same bits as computing it in the
+        # next step.  Not with sample weights (a zero-weight sample is skipped).
+        x_next = X[0][:0]
+        if (apply_update and batch_size == 1 and plan[3] != 0 and sample_weight.shape[0] == 0
+                and k + 1 < first_batch + n_batches):
+            x_next = X[start + 1] if order.shape[0] == 0 else X[order[start + 1]]
         if parallel and plan[2] != 0 and n_tasks > 1:
             # One lane per thread: the same thread updates the same rows of W
             # and of the optimizer state every step (fastbp.parallel).
@@ -258,11 +272,14 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
                 for t in range(n_tasks):
                     if tasks[t, LANE] == lane:
                         gradient_update_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code,
-                                             hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit)
+                                             hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit,
+                                             slope, x_next)
         else:
             for t in range(n_tasks):
                 gradient_update_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code,
-                                     hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit)
+                                     hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit, slope,
+                                     x_next)
+        next_ready = x_next.shape[0] > 0
         if apply_update:
             counters[STEP] += 1
 

@@ -23,18 +23,23 @@ order, so the result does not depend on the number of threads.
 """
 from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, matrix_view
+from .activations import activate_rows
 from .backward import weight_gradient_rows
-from .layout import B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region
+from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region
+from .matvec import times_transposed
 from .optimizers import update_rows
 
 
 # Column of a task row (layer, j0, j1, lane) that says which lane runs it.
 LANE = 3
+# Rows of W^1 updated, then multiplied by the next input, at a time (see
+# gradient_update_task's x_next): 8 rows of 784 float32 are 25 KB, within L1.
+FUSED_ROWS = 8
 
 
 @kernel
 def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_code, hyper, step_scalars,
-                         acts, deltas, deltas_t, G, P, state, unit):
+                         acts, deltas, deltas_t, G, P, state, unit, slope, x_next):
     """Gradient of task ``task``'s parameters, and their optimizer update.
 
     Runs with subnormals flushed to zero on the calling thread
@@ -69,6 +74,17 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
         Optimizer state, updated in place.
     unit : ndarray, shape (1,), dtype of P
         ``[1.0]``, preallocated (see :func:`fastbp.optimizers.update_range`).
+    slope : float
+        Negative slope of ``leaky_relu`` (for ``x_next``).
+    x_next : ndarray, shape (n_in,) or (0,)
+        The next one-sample step's input row, or empty.  When given (a
+        one-sample step whose first layer is split, see
+        :func:`fastbp.forward.first_layer_rows`), a first-layer task also
+        computes the next step's ``a^1[j]`` for its rows, block by block,
+        right after updating them: the rows are read once per step while
+        still in cache, instead of once more by the next forward pass.  The
+        values go to this step's ``δ^1`` block (already used, for these rows
+        only); the caller copies them into ``a^1``.
     """
     l = tasks[task, 0]
     j0 = tasks[task, 1]
@@ -84,15 +100,31 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
             restore_fp_state(fp_state)
             return
     delta = region(deltas, capacity, layers[l, ROW_OUT], b, layers[l, N_OUT])[0]
-    # Two segments, weights then biases, through one update_rows call site
-    # (each call site is another copy of every optimizer's loops to compile).
-    for segment in range(1 if bias0 == NO_BIAS else 2):
-        p0 = w0 + j0 * n_in if segment == 0 else bias0 + j0
-        n = (j1 - j0) * n_in if segment == 0 else j1 - j0
-        C, X = unit, matrix_view(G, p0, 1, n)  # along the gradient written above
-        if outer and segment == 0:  # one sample: row j of W moves along δ_j · a
-            C, X = delta[j0:j1], region(acts, capacity, layers[l, ROW_IN], 1, n_in)
-        elif outer:  # and the biases along δ
-            X = matrix_view(delta, j0, 1, n)
-        update_rows(opt_code, hyper, step_scalars, C, X, p0, P, state)
+    fuse = outer and l == 0 and x_next.shape[0] > 0
+    # Rows in blocks that stay in L1 when the next forward product follows;
+    # the update is elementwise, so blocks do not change its bits, and a
+    # multiple of 4 keeps times_transposed's row groups those of
+    # first_layer_rows (same bits as the unfused step).
+    block = FUSED_ROWS if fuse else j1 - j0
+    for jb in range(j0, j1, block):
+        je = min(jb + block, j1)
+        # Two segments, weights then biases, through one update_rows call site
+        # (each call site is another copy of every optimizer's loops to compile).
+        for segment in range(1 if bias0 == NO_BIAS else 2):
+            p0 = w0 + jb * n_in if segment == 0 else bias0 + jb
+            n = (je - jb) * n_in if segment == 0 else je - jb
+            C, X = unit, matrix_view(G, p0, 1, n)  # along the gradient written above
+            if outer and segment == 0:  # one sample: row j of W moves along δ_j · a
+                C, X = delta[jb:je], region(acts, capacity, layers[l, ROW_IN], 1, n_in)
+            elif outer:  # and the biases along δ
+                X = matrix_view(delta, jb, 1, n)
+            update_rows(opt_code, hyper, step_scalars, C, X, p0, P, state)
+        if fuse:  # the next step's a^1 for these rows, into their (used) δ^1
+            z = matrix_view(delta, jb, 1, je - jb)
+            times_transposed(x_next, matrix_view(P, w0 + jb * n_in, je - jb, n_in), z[0])
+            if bias0 != NO_BIAS:
+                bias = P[bias0 + jb:bias0 + je]
+                for j in range(je - jb):
+                    z[0, j] += bias[j]
+            activate_rows(z, 0, 1, layers[0, ACT], slope)
     restore_fp_state(fp_state)

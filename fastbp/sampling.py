@@ -84,6 +84,7 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_weight = row_weights[:0]  # empty arrays without an allocation
     no_out = X[:0]
+    no_next = X[0][:0]  # no next-step input to fuse (see gradient_update_task)
     zero, one, yes = np.int64(0), np.int64(1), np.bool_(True)
     for _ in range(n_steps):
         pick = -1
@@ -115,5 +116,5 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         for t in range(tasks.shape[0]):
             gradient_update_task(np.int64(t), tasks, layers, one, one, yes, opt_code, hyper, step_scalars,
-                                 acts, deltas, deltas_t, G, P, state, unit)
+                                 acts, deltas, deltas_t, G, P, state, unit, slope, no_next)
         counters[STEP] += 1

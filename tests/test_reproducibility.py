@@ -112,3 +112,20 @@ def test_memory_does_not_grow_over_epochs():
     # After the first epoch only the history's few floats may be added.
     assert traced[-1] - traced[0] < 16 * 1024, traced
     assert rss[-1] - rss[0] < 1024 * 1024, rss
+
+
+def test_next_forward_fused_into_the_update_gives_the_same_bits():
+    """Per-sample steps with a split first layer compute the next a^1 inside the update
+    (gradient_update_task's x_next); with sample weights that fusion is off.  Weights of
+    one change nothing else, so both runs must agree to the bit."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(40, 256)).astype(np.float32)
+    y = rng.integers(0, 4, size=40)
+    runs = []
+    for sample_weight in (None, np.ones(40, np.float32)):
+        net = fastbp.Network([256, 128, 4], activation="tanh", output="softmax", loss="cross_entropy",
+                             dtype=np.float32, seed=5)
+        net.fit(X, y, epochs=2, batch_size=1, optimizer=fastbp.SGD(lr=1e-2, momentum=0.9),
+                sample_weight=sample_weight)
+        runs.append(net.parameters.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
