@@ -8,6 +8,14 @@ A step is two parallel regions, with no Python and no allocation between them:
    parameters updated by the optimizer as soon as their gradient is written
    (:mod:`fastbp.gradient_update`).
 
+When the first layer dominates the network (:func:`fastbp.parallel.row_plan`),
+its forward product runs first, in a region of its own, split by rows of
+``W^1`` over the same lanes as round 2 (:func:`fastbp.forward.first_layer_rows`);
+round 1 then starts at layer 2.  In per-sample training that product is
+computed during the previous step's update instead (``x_next`` of
+:func:`fastbp.gradient_update.gradient_update_task`), so there are still two
+regions per step.
+
 Small work runs the same chunks serially (``parallel=False``), which gives the
 same bits without the cost of entering a parallel region.
 """
