@@ -62,7 +62,7 @@ def _all_finite(array):
     10240 × 784 float32 ``X`` NumPy's ``np.isfinite(X).all()`` (a boolean
     temporary, then a reduction) took 4–5 ms, ~10 % of a batch-64 epoch of a
     784-128-10 net; the compiled pass below reads ``X`` once, vectorised,
-    in ~1.2 ms.  Large writable C-contiguous float arrays take it; others
+    in ~2 ms.  Large writable C-contiguous float arrays take it; others
     (and everything under ``NUMBA_DISABLE_JIT``) go through NumPy.
     """
     if (array.size >= COMPILED_CHECK_MIN and array.dtype in (np.float32, np.float64)
