@@ -16,6 +16,32 @@ from .matvec import times_transposed, use_matvec
 
 
 @kernel
+def add_bias(P, layers, l, j0, Z, r0, r1):
+    """``Z[r0:r1] += b^l[j0:j0 + Z.shape[1]]`` (nothing for a layer without biases).
+
+    Parameters
+    ----------
+    P, layers
+        As in :func:`forward_rows`.
+    l, j0 : int
+        Layer, and the output unit of ``Z``'s first column.
+    Z : ndarray, shape (rows, n), C-contiguous
+        Pre-activations (in/out).
+    r0, r1 : int
+        Rows of ``Z`` to add the biases to.
+    """
+    bias_start = layers[l, B_OFF]
+    if bias_start == NO_BIAS:
+        return
+    # A view indexed from 0: P[bias_start + j] would keep numba's
+    # negative-index check in the loop and block vectorisation.
+    bias = P[bias_start + j0:bias_start + j0 + Z.shape[1]]
+    for i in range(r0, r1):
+        for j in range(Z.shape[1]):
+            Z[i, j] += bias[j]
+
+
+@kernel
 def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logits):
     """Forward pass of rows ``r0:r1`` of a batch through layers ``first_layer`` and up.
 
@@ -56,14 +82,7 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logit
             times_transposed(A_in[0], W, Z[0])
         else:
             np.dot(A_in[r0:r1], W.T, Z[r0:r1])
-        bias_start = layers[l, B_OFF]
-        if bias_start != NO_BIAS:
-            # A view indexed from 0: P[bias_start + j] would keep numba's
-            # negative-index check in the loop and block vectorisation.
-            bias = P[bias_start:bias_start + n_out]
-            for i in range(r0, r1):
-                for j in range(n_out):
-                    Z[i, j] += bias[j]
+        add_bias(P, layers, l, 0, Z, r0, r1)
         if last:
             for i in range(r0, r1):
                 for j in range(n_out):
@@ -112,12 +131,7 @@ def first_layer_rows(task, tasks, P, layers, slope, capacity, b, acts, deltas):
     else:  # a C-contiguous (b, j1 - j0) block for BLAS, copied into a^1 below
         Z = matrix_view(deltas, capacity * layers[0, ROW_OUT] + b * j0, b, j1 - j0)
         np.dot(A_in, rows.T, Z)
-    bias_start = layers[0, B_OFF]
-    if bias_start != NO_BIAS:
-        bias = P[bias_start + j0:bias_start + j1]
-        for i in range(b):
-            for j in range(j1 - j0):
-                Z[i, j] += bias[j]
+    add_bias(P, layers, 0, j0, Z, 0, b)
     activate_rows(Z, 0, b, layers[0, ACT], slope)
     if b > 1:
         A_out = region(acts, capacity, layers[0, ROW_OUT], b, n_out)

@@ -25,6 +25,7 @@ from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, matrix_view
 from .activations import activate_rows
 from .backward import weight_gradient_rows
+from .forward import add_bias
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region
 from .matvec import times_transposed
 from .optimizers import update_rows
@@ -122,9 +123,6 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
         if fuse:  # the next step's a^1 for these rows, into their (used) δ^1
             z = matrix_view(delta, jb, 1, je - jb)
             times_transposed(x_next, matrix_view(P, w0 + jb * n_in, je - jb, n_in), z[0])
-            if bias0 != NO_BIAS:
-                bias = P[bias0 + jb:bias0 + je]
-                for j in range(je - jb):
-                    z[0, j] += bias[j]
+            add_bias(P, layers, 0, jb, z, 0, 1)
             activate_rows(z, 0, 1, layers[0, ACT], slope)
     restore_fp_state(fp_state)

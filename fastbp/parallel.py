@@ -142,11 +142,12 @@ def row_plan(layers, capacity):
     macs = int(np.sum(layers[:, 0] * layers[:, 1]))
     flops_per_row = 4 * macs  # forward and the δ recursion
     min_rows = max(1, math.ceil(MIN_CHUNK_FLOPS / max(flops_per_row, 1)))
+    dominant = first_layer_dominates(layers)
     if capacity == 1:
-        split_gradients = int(first_layer_dominates(layers))
+        split_gradients = int(dominant)
     else:
         split_gradients = int(2 * capacity * macs >= 2 * MIN_CHUNK_FLOPS)
-    split_first_layer = int(split_gradients == 1 and first_layer_dominates(layers))
+    split_first_layer = int(split_gradients == 1 and dominant)
     flops_after_first = 4 * int(np.sum(layers[1:, 0] * layers[1:, 1]))
     min_rows_after_first = max(1, math.ceil(MIN_CHUNK_FLOPS / max(flops_after_first, 1)))
     return np.array([max_threads(), min_rows, split_gradients, split_first_layer, min_rows_after_first],
