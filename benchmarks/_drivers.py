@@ -60,18 +60,18 @@ def backprop_chunks(P, layers, slope, capacity, b, plan, parallel, acts, deltas,
 
 
 @numba.njit(**_FLAGS)
-def gradient_tasks_run(tasks, layers, capacity, b, parallel, acts, deltas, deltas_t, G, n_iter):
+def gradient_tasks_run(tasks, layers, capacity, b, parallel, acts, deltas, G, n_iter):
     """Weight (and bias) gradients of every layer over the epoch's tasks."""
     n_tasks = tasks.shape[0]
     for _ in range(n_iter):
         if parallel and n_tasks > 1:
             for t in prange(n_tasks):
                 weight_gradient_rows(layers, tasks[t, 0], capacity, b, tasks[t, 1], tasks[t, 2],
-                                     acts, deltas, deltas_t, G)
+                                     acts, deltas, G)
         else:
             for t in range(n_tasks):
                 weight_gradient_rows(layers, tasks[t, 0], capacity, b, tasks[t, 1], tasks[t, 2],
-                                     acts, deltas, deltas_t, G)
+                                     acts, deltas, G)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")

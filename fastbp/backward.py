@@ -10,9 +10,8 @@ forward pass.  The weight gradient sums over rows, so it is split over output
 rows ``j`` of ``W`` instead: every gradient element is then a fixed-order sum,
 whatever the number of threads.
 """
-import numpy as np
-
-from ._jit import cast_like, kernel, matrix_view
+from ._jit import kernel, matrix_view
+from .blas import gemm
 from .activations import multiply_by_derivative
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region, weight_view
 from .matvec import times, use_matvec
@@ -39,13 +38,13 @@ def backprop_rows(P, layers, slope, capacity, b, r0, r1, acts, deltas):
         if use_matvec(b, layers[l, N_IN], layers[l, N_OUT]):
             times(D[0], W, E[0])
         else:
-            np.dot(D[r0:r1], W, E[r0:r1])
+            gemm(D[r0:r1], False, W, False, E[r0:r1])
         A = region(acts, capacity, layers[l, ROW_IN], b, layers[l, N_IN])
         multiply_by_derivative(E, A, r0, r1, layers[l - 1, ACT], slope)
 
 
 @kernel
-def weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, deltas_t, G):
+def weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, G):
     """Gradients of rows ``j0:j1`` of ``W^l`` (and of ``b^l``) into ``G``.
 
     Parameters
@@ -59,27 +58,23 @@ def weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, deltas_t,
         Output rows of ``W^l`` to compute.
     acts, deltas : ndarray, shape (workspace,)
         Activations and δ of the batch.
-    deltas_t : ndarray, shape (workspace,)
-        Scratch for ``δ^lᵀ`` (a C-contiguous ``(n_out, b)`` block, so that BLAS
-        reads contiguous rows ``j0:j1``).
     G : ndarray, shape (n_params,)
         Output: flat gradient vector.
     """
     n_in = layers[l, N_IN]
     n_out = layers[l, N_OUT]
     D = region(deltas, capacity, layers[l, ROW_OUT], b, n_out)
-    DT = region(deltas_t, capacity, layers[l, ROW_OUT], n_out, b)
-    for j in range(j0, j1):
-        for i in range(b):
-            DT[j, i] = D[i, j]
     A_in = region(acts, capacity, layers[l, ROW_IN], b, n_in)
-    start = layers[l, W_OFF]
-    GW = matrix_view(G, start, n_out, n_in)
-    np.dot(DT[j0:j1], A_in, GW[j0:j1])
+    GW = matrix_view(G, layers[l, W_OFF], n_out, n_in)
+    # δ's columns j0:j1, transposed by BLAS itself (their row stride is
+    # the leading dimension): no transposed copy of δ.
+    gemm(D[:, j0:j1], True, A_in, False, GW[j0:j1])
     bias_start = layers[l, B_OFF]
     if bias_start != NO_BIAS:
+        # Row by row, so that the loop over j vectorises; each sum still
+        # adds its rows in order 0, 1, ..., b-1.
         for j in range(j0, j1):
-            total = cast_like(DT, 0.0)
-            for i in range(b):
-                total += DT[j, i]
-            G[bias_start + j] = total
+            G[bias_start + j] = 0
+        for i in range(b):
+            for j in range(j0, j1):
+                G[bias_start + j] += D[i, j]

@@ -129,7 +129,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
                   layers, slope, out_code, loss_code, opt_code, hyper, schedule,
                   plan, tasks, parallel,
                   order, rng_state, P, state, counters, totals,
-                  acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars, unit):
+                  acts, logits, deltas, targets, row_weights, G, loss_parts, step_scalars, unit):
     """Run batches ``first_batch ... first_batch + n_batches - 1`` of an epoch.
 
     Parameters
@@ -169,7 +169,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         batch's loss is NaN or infinite.
     totals : ndarray, shape (2,), float64
         ``[loss sum, samples]`` accumulated over the batches run.
-    acts, logits, deltas, deltas_t, targets, row_weights, G, loss_parts, step_scalars
+    acts, logits, deltas, targets, row_weights, G, loss_parts, step_scalars
         Preallocated workspaces.
     unit : ndarray, shape (1,), dtype of P
         ``[1.0]``: a plain gradient's row scale in
@@ -185,7 +185,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
     layers, hyper, schedule, plan, tasks = borrowed(layers), borrowed(hyper), borrowed(schedule), borrowed(plan), \
         borrowed(tasks)
     P, state, counters, totals = borrowed(P), borrowed(state), borrowed(counters), borrowed(totals)
-    acts, logits, deltas, deltas_t = borrowed(acts), borrowed(logits), borrowed(deltas), borrowed(deltas_t)
+    acts, logits, deltas = borrowed(acts), borrowed(logits), borrowed(deltas)
     targets, row_weights, G, loss_parts = borrowed(targets), borrowed(row_weights), borrowed(G), borrowed(loss_parts)
     step_scalars, unit = borrowed(step_scalars), borrowed(unit)
     if first_batch == 0 and shuffle:
@@ -280,12 +280,12 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
                 for t in range(n_tasks):
                     if tasks[t, LANE] == lane:
                         gradient_update_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code,
-                                             hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit,
+                                             hyper, step_scalars, acts, deltas, G, P, state, unit,
                                              slope, x_next)
         else:
             for t in range(n_tasks):
                 gradient_update_task(np.int64(t), tasks, layers, batch_size, b, apply_update, opt_code,
-                                     hyper, step_scalars, acts, deltas, deltas_t, G, P, state, unit, slope,
+                                     hyper, step_scalars, acts, deltas, G, P, state, unit, slope,
                                      x_next)
         next_ready = x_next.shape[0] > 0
         if apply_update:

@@ -3,13 +3,12 @@
 Rows of a batch are independent in the forward pass, so the driver splits a
 batch into fixed row chunks and calls :func:`forward_rows` once per chunk,
 possibly in parallel; the matmul of each chunk is one single-threaded BLAS call
-(``np.dot`` inside numba calls SciPy's OpenBLAS), or for one-row batches through
+(:func:`fastbp.blas.gemm`, SciPy's OpenBLAS), or for one-row batches through
 small layers a loop (:mod:`fastbp.matvec`).
 """
-import numpy as np
-
 from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, matrix_view
+from .blas import gemm
 from .activations import activate_rows
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region, weight_view
 from .matvec import times_transposed, use_matvec
@@ -81,7 +80,7 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logit
         if use_matvec(b, n_in, n_out):
             times_transposed(A_in[0], W, Z[0])
         else:
-            np.dot(A_in[r0:r1], W.T, Z[r0:r1])
+            gemm(A_in[r0:r1], False, W, True, Z[r0:r1])
         add_bias(P, layers, l, 0, Z, r0, r1)
         if last:
             for i in range(r0, r1):
@@ -130,7 +129,7 @@ def first_layer_rows(task, tasks, P, layers, slope, capacity, b, acts, deltas):
         times_transposed(A_in[0], rows, Z[0])
     else:  # a C-contiguous (b, j1 - j0) block for BLAS, copied into a^1 below
         Z = matrix_view(deltas, capacity * layers[0, ROW_OUT] + b * j0, b, j1 - j0)
-        np.dot(A_in, rows.T, Z)
+        gemm(A_in, False, rows, True, Z)
     add_bias(P, layers, 0, j0, Z, 0, b)
     activate_rows(Z, 0, b, layers[0, ACT], slope)
     if b > 1:

@@ -40,7 +40,7 @@ FUSED_ROWS = 8
 
 @kernel
 def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_code, hyper, step_scalars,
-                         acts, deltas, deltas_t, G, P, state, unit, slope, x_next):
+                         acts, deltas, G, P, state, unit, slope, x_next):
     """Gradient of task ``task``'s parameters, and their optimizer update.
 
     Runs with subnormals flushed to zero on the calling thread
@@ -64,8 +64,6 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
         :func:`fastbp.optimizers.update_range`).
     acts, deltas : ndarray, shape (workspace,)
         Activations and δ of the batch.
-    deltas_t : ndarray, shape (workspace,)
-        Scratch of the BLAS path (see ``weight_gradient_rows``).
     G : ndarray, shape (n_params,)
         The task's gradient entries (output; not written when a one-row batch
         is fused into the update).
@@ -96,7 +94,7 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     outer = apply_update and b == 1
     fp_state = flush_subnormals()  # this thread, until we return (see fastbp._fpenv)
     if not outer:
-        weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, deltas_t, G)
+        weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, G)
         if not apply_update:
             restore_fp_state(fp_state)
             return

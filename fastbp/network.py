@@ -262,7 +262,6 @@ class Network:
                 acts=np.zeros(size, self.dtype),
                 logits=np.zeros(capacity * n_out, self.dtype),
                 deltas=np.zeros(size, self.dtype),
-                deltas_t=np.zeros(size, self.dtype),
                 targets=np.zeros(capacity * n_out, self.dtype),
                 row_weights=np.zeros(capacity, self.dtype),
                 loss_parts=np.zeros(int(plan[0]), np.float64),
@@ -396,7 +395,7 @@ class Network:
             train_batches(X2, Y2, w, n, 0, 1, False, False, self._layers, self.leaky_slope, self._out_code,
                           self._loss_code, 0, np.zeros(6), np.zeros(3), ws["plan"], ws["tasks"], used > 1,
                           np.empty(0, np.int64), self._rng_state.copy(), self._P, no_state, counters,
-                          ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
+                          ws["totals"], ws["acts"], ws["logits"], ws["deltas"],
                           ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"],
                           ws["unit"])
         if counters[STATUS]:

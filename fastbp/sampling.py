@@ -50,7 +50,7 @@ def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits,
 @entry_kernel
 def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_code, hyper, schedule, tasks,
                         rng_state, P, state, counters, totals,
-                        acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars, unit, single, wrong):
+                        acts, logits, deltas, targets, row_weights, G, step_scalars, unit, single, wrong):
     """Run ``n_steps`` per-sample steps on randomly drawn misclassified samples.
 
     Parameters
@@ -64,7 +64,7 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         As in :func:`fastbp.epoch.train_batches` (workspaces of capacity 1).
     rng_state, P, state, counters, totals
         In/out, as in :func:`fastbp.epoch.train_batches`.
-    acts, logits, deltas, deltas_t, targets, row_weights, G, step_scalars, unit
+    acts, logits, deltas, targets, row_weights, G, step_scalars, unit
         Workspaces of capacity 1 (``unit`` as in :func:`fastbp.epoch.train_batches`).
     single : ndarray, shape (1,), int64
         Scratch: the one-sample order.
@@ -77,7 +77,7 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         borrowed(schedule), borrowed(tasks)
     rng_state, P, state, counters, totals = borrowed(rng_state), borrowed(P), borrowed(state), borrowed(counters), \
         borrowed(totals)
-    acts, logits, deltas, deltas_t = borrowed(acts), borrowed(logits), borrowed(deltas), borrowed(deltas_t)
+    acts, logits, deltas = borrowed(acts), borrowed(logits), borrowed(deltas)
     targets, row_weights, G, step_scalars = borrowed(targets), borrowed(row_weights), borrowed(G), \
         borrowed(step_scalars)
     unit, single, wrong = borrowed(unit), borrowed(single), borrowed(wrong)
@@ -116,5 +116,5 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         for t in range(tasks.shape[0]):
             gradient_update_task(np.int64(t), tasks, layers, one, one, yes, opt_code, hyper, step_scalars,
-                                 acts, deltas, deltas_t, G, P, state, unit, slope, no_next)
+                                 acts, deltas, G, P, state, unit, slope, no_next)
         counters[STEP] += 1

@@ -225,7 +225,7 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
             misclassified_steps(X2, Y2, count, net._layers, net.leaky_slope, net._out_code, net._loss_code,
                                 optimizer.code, hyper, schedule, ws["tasks"], net._rng_state, net._P,
                                 optimizer.state, net._counters, ws["totals"], ws["acts"], ws["logits"],
-                                ws["deltas"], ws["deltas_t"], ws["targets"], ws["row_weights"], ws["G"],
+                                ws["deltas"], ws["targets"], ws["row_weights"], ws["G"],
                                 ws["step_scalars"], ws["unit"], single, wrong)
     else:
         n_units = math.ceil(n_samples / batch_size)  # batches per epoch
@@ -235,7 +235,7 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
             train_batches(X2, Y2, W2, batch_size, first, count, shuffle, True, net._layers, net.leaky_slope,
                           net._out_code, net._loss_code, optimizer.code, hyper, schedule, ws["plan"],
                           ws["tasks"], used > 1, order, net._rng_state, net._P, optimizer.state,
-                          net._counters, ws["totals"], ws["acts"], ws["logits"], ws["deltas"], ws["deltas_t"],
+                          net._counters, ws["totals"], ws["acts"], ws["logits"], ws["deltas"],
                           ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"],
                           ws["unit"])
 

@@ -1,0 +1,289 @@
+"""Matrix products in kernels: a direct call of BLAS ``gemm``.
+
+``gemm(A, transpose_a, B, transpose_b, C)`` writes ``op(A) @ op(B)`` into
+``C``, through the same SciPy OpenBLAS that numba's ``np.dot`` calls (numba's
+``numba_xxgemm`` helper), but without ``np.dot``'s limits:
+
+* an operand may be a block of columns of a larger matrix (its row stride is
+  passed to BLAS as the leading dimension), so the weight gradient
+  ``δ[:, j0:j1]ᵀ · A`` needs no transposed copy of δ;
+* a transposed operand is named by a flag, not by a ``.T`` view;
+* no shape dispatch, contiguity test or temporary: one call, after a shape
+  check.
+
+Every matrix must have unit stride along its rows (a C-contiguous array or a
+block of one); each row stride is a leading dimension.  Shapes that do not
+fit raise ``ValueError``.  Under ``NUMBA_DISABLE_JIT`` the same function runs
+``np.matmul``.
+
+Which BLAS: SciPy's OpenBLAS by default.  :func:`use` (or the environment
+variable ``FASTBP_BLAS=mkl`` at import) switches the kernels to Intel MKL's
+sequential ``?gemm`` when the optional ``mkl`` package is installed
+(``pip install "fastbp[mkl]"``).  The kernels read the library's address from
+a small table at every call, so nothing is compiled again and the on-disk
+cache serves both.  On this project's 2-core Intel machines MKL's
+single-threaded ``sgemm`` ran 1.16-1.37x faster than OpenBLAS's on training
+shapes (``python -m benchmarks.blas_vs_mkl``); measure on yours.
+"""
+import ctypes
+import ctypes.util
+import glob
+import os
+import sys
+
+import llvmlite.binding
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload, register_jitable
+
+
+LIBRARIES = ("openblas", "mkl")
+# Multiply-adds from which a product goes to the library chosen by use();
+# smaller ones stay with OpenBLAS.  MKL's sequential sgemm lost to OpenBLAS
+# below this (0.4-0.8x at batch 4-8 × 64-128 × 784 and on tiny layers) and won
+# above it (1.3-2x at batch 16-128 × 128 × 784; benchmarks.blas_vs_mkl).
+OTHER_MIN_MACS = 1 << 20
+
+# What the kernels read at every product: per BLAS kind ("s": float32, "d":
+# float64) the address of the chosen library's Fortran ?gemm (0: numba's
+# helper, SciPy's OpenBLAS), then the fewest multiply-adds sent to it.  Jitted
+# code refers to the table by symbol name, so cached kernels find it too.
+_KINDS = ("s", "d")
+_MIN_MACS = len(_KINDS)
+_TABLE_SYMBOL = "fastbp_gemm_table"
+_table = (ctypes.c_int64 * (len(_KINDS) + 1))(*([0] * len(_KINDS) + [OTHER_MIN_MACS]))
+llvmlite.binding.add_symbol(_TABLE_SYMBOL, ctypes.addressof(_table))
+_chosen = {"name": "openblas", "library": None}
+# MKL's service constants (mkl_service.h).
+_MKL_THREADING_SEQUENTIAL = 1
+_MKL_INTERFACE_LP64 = 0
+
+
+def use(name, min_macs=OTHER_MIN_MACS):
+    """Choose the BLAS that fastbp's kernels call for matrix products.
+
+    Parameters
+    ----------
+    name : {"openblas", "mkl"}
+        ``"openblas"``: SciPy's OpenBLAS, through numba (the default).
+        ``"mkl"``: Intel MKL's ``sgemm``/``dgemm``, sequential, from the
+        ``mkl`` package (``pip install "fastbp[mkl]"``).
+    min_macs : int, optional
+        With ``"mkl"``: the smallest product (``m·n·k`` multiply-adds) sent
+        to MKL; smaller ones stay with OpenBLAS, which was faster on them
+        (:data:`OTHER_MIN_MACS`).  0 sends every product to MKL.
+
+    Notes
+    -----
+    Takes effect at the next product; call it before training, not while
+    another thread trains.  Results differ from OpenBLAS's in the last bits
+    (another summation order), and stay independent of the thread count.
+    Under ``NUMBA_DISABLE_JIT`` products are NumPy's whatever is chosen.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known library.
+    ImportError
+        If MKL is asked for and cannot be loaded.
+    """
+    if name not in LIBRARIES:
+        raise ValueError(f"BLAS must be one of {LIBRARIES}, got {name!r}")
+    if isinstance(min_macs, (bool, np.bool_)) or not isinstance(min_macs, (int, np.integer)) or min_macs < 0:
+        raise ValueError(f"min_macs must be a non-negative int, got {min_macs!r}")
+    if name == "openblas":
+        for i in range(len(_KINDS)):
+            _table[i] = 0
+    else:
+        library = _chosen["library"] or _load_mkl()
+        for i, kind in enumerate(_KINDS):
+            _table[i] = ctypes.cast(getattr(library, kind + "gemm_"), ctypes.c_void_p).value
+        _chosen["library"] = library
+    _table[_MIN_MACS] = min_macs
+    _chosen["name"] = name
+
+
+def current():
+    """Name of the BLAS in use (see :func:`use`)."""
+    return _chosen["name"]
+
+
+def _load_mkl():
+    """Load MKL's runtime library, sequential and with 32-bit integers."""
+    candidates = sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")), reverse=True)
+    found = ctypes.util.find_library("mkl_rt")
+    candidates += [found] if found else []
+    errors = []
+    for path in candidates:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError as error:
+            errors.append(str(error))
+            continue
+        # Threads come from fastbp's own parallel loops: MKL must not start
+        # its own inside them.  Both calls return the layer in force, which
+        # differs if MKL was already loaded and used in this process; another
+        # threading layer is still held to one thread by fastbp.threads().
+        library.MKL_Set_Threading_Layer(ctypes.c_int(_MKL_THREADING_SEQUENTIAL))
+        if library.MKL_Set_Interface_Layer(ctypes.c_int(_MKL_INTERFACE_LP64)) != _MKL_INTERFACE_LP64:
+            raise ImportError(f"MKL at {path} uses 64-bit integers (ILP64); fastbp needs LP64")
+        return library
+    raise ImportError("Intel MKL was not found (install it with: pip install \"fastbp[mkl]\")"
+                      + (": " + "; ".join(errors) if errors else ""))
+
+
+def gemm(A, transpose_a, B, transpose_b, C):
+    """``C[...] = op(A) @ op(B)``, ``op(X)`` being ``X.T`` when its flag is set.
+
+    Parameters
+    ----------
+    A : ndarray, 2-D, float32 or float64
+        Unit stride along rows.  ``op(A)`` has shape ``(m, k)``.
+    transpose_a : bool
+    B : ndarray, 2-D, dtype of A
+        Unit stride along rows.  ``op(B)`` has shape ``(k, n)``.
+    transpose_b : bool
+    C : ndarray, shape (m, n), dtype of A
+        Output (overwritten), unit stride along rows; must not overlap A or B.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit or a matrix's rows are not contiguous.
+    """
+    a = A.T if transpose_a else A
+    b = B.T if transpose_b else B
+    if a.shape[1] != b.shape[0] or C.shape[0] != a.shape[0] or C.shape[1] != b.shape[1]:
+        raise ValueError("gemm: shapes do not fit")
+    for X in (A, B, C):
+        if _leading_dimension(X) < 0:
+            raise ValueError("gemm: a matrix's rows are not contiguous, or overlap")
+    np.matmul(a, b, out=C)
+
+
+@register_jitable
+def _leading_dimension(X):
+    """Row stride of ``X`` in elements, the BLAS leading dimension; -1 if BLAS cannot take ``X``.
+
+    Rows must be contiguous and must not overlap.  The row stride of a
+    single row or of empty rows does not matter (NumPy may report anything),
+    so it is then the row length.
+    """
+    rows, columns = X.shape
+    if rows == 0 or columns == 0:  # NumPy gives empty arrays zero strides
+        return max(1, columns)
+    if columns > 1 and X.strides[1] != X.itemsize:
+        return -1
+    if rows == 1:
+        return columns
+    if X.strides[0] % X.itemsize != 0 or X.strides[0] // X.itemsize < max(1, columns):
+        return -1
+    return X.strides[0] // X.itemsize
+
+
+if not numba.config.DISABLE_JIT:
+    from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind, make_constant_slot
+
+    _CHAR = ir.IntType(8)
+    _VOID_P = _CHAR.as_pointer()
+    _INTP = cgutils.intp_t
+    # numba's helperlib (_helperlib.c): loads SciPy's BLAS on first use and
+    # forwards to its Fortran ?gemm; returns non-zero if BLAS is missing.
+    _XXGEMM = ir.FunctionType(ir.IntType(32), [_CHAR, _CHAR, _CHAR, _INTP, _INTP, _INTP, _VOID_P, _VOID_P, _INTP,
+                                               _VOID_P, _INTP, _VOID_P, _VOID_P, _INTP])
+    _INT32 = ir.IntType(32)
+    _INT64 = ir.IntType(64)
+    # sgemm_/dgemm_(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), all by address.
+    _FORTRAN_GEMM = ir.FunctionType(ir.VoidType(), [_VOID_P] * 13)
+
+    @intrinsic
+    def _column_major_gemm(typingctx, transa, transb, m, n, k, A, lda, B, ldb, C, ldc):
+        """Fortran ``?gemm(transa, transb, m, n, k, 1, A, lda, B, ldb, 0, C, ldc)``.
+
+        Calls the library chosen by :func:`use` (its ``?gemm`` address in
+        the table) when the product is large enough for it, numba's helper
+        otherwise or when the table entry is empty.
+        """
+        ensure_blas()  # SciPy's BLAS importable, and of the integer width numba expects
+
+        def codegen(context, builder, signature, args):
+            transa, transb, m, n, k, A, lda, B, ldb, C, ldc = args
+            ta, tb, tm, tn, tk, tA, tlda, tB, tldb, tC, tldc = signature.args
+            dtype = tC.dtype
+            as_char = [builder.select(flag, ir.Constant(_CHAR, ord("t")), ir.Constant(_CHAR, ord("n")))
+                       for flag in (context.cast(builder, transa, ta, types.boolean),
+                                    context.cast(builder, transb, tb, types.boolean))]
+            sizes = [context.cast(builder, value, ty, types.intp) for value, ty in
+                     ((m, tm), (n, tn), (k, tk), (lda, tlda), (ldb, tldb), (ldc, tldc))]
+            data = [builder.bitcast(context.make_array(ty)(context, builder, value).data, _VOID_P)
+                    for value, ty in ((A, tA), (B, tB), (C, tC))]
+            alpha = builder.bitcast(make_constant_slot(context, builder, dtype, 1.0), _VOID_P)
+            beta = builder.bitcast(make_constant_slot(context, builder, dtype, 0.0), _VOID_P)
+            table = builder.module.globals.get(_TABLE_SYMBOL)
+            if table is None:  # declared here, defined by _table (add_symbol)
+                table = ir.GlobalVariable(builder.module, ir.ArrayType(_INT64, len(_table)), _TABLE_SYMBOL)
+            kind = get_blas_kind(dtype, "gemm")
+
+            def entry(i):
+                return builder.load(builder.gep(table, [ir.Constant(_INT32, 0), ir.Constant(_INT32, i)]))
+
+            chosen = entry(_KINDS.index(kind))
+            macs = builder.mul(builder.mul(sizes[0], sizes[1]), sizes[2])
+            default_library = builder.or_(builder.icmp_signed("==", chosen, ir.Constant(_INT64, 0)),
+                                          builder.icmp_signed("<", macs, entry(_MIN_MACS)))
+            with builder.if_else(default_library, likely=True) as (default, other):
+                with default:
+                    function = cgutils.get_or_insert_function(builder.module, _XXGEMM, "numba_xxgemm")
+                    status = builder.call(function, (ir.Constant(_CHAR, ord(kind)), as_char[0], as_char[1],
+                                                     sizes[0], sizes[1], sizes[2], alpha, data[0], sizes[3], data[1],
+                                                     sizes[4], beta, data[2], sizes[5]))
+                    check_blas_return(context, builder, status)
+                with other:
+                    # Fortran ABI, 32-bit integers (LP64): every argument by address.
+                    chars = [cgutils.alloca_once_value(builder, c) for c in as_char]
+                    ints = [cgutils.alloca_once_value(builder, builder.trunc(v, _INT32)) for v in sizes]
+                    fortran = builder.inttoptr(chosen, _FORTRAN_GEMM.as_pointer())
+                    builder.call(fortran, (chars[0], chars[1], builder.bitcast(ints[0], _VOID_P),
+                                           builder.bitcast(ints[1], _VOID_P), builder.bitcast(ints[2], _VOID_P),
+                                           alpha, data[0], builder.bitcast(ints[3], _VOID_P), data[1],
+                                           builder.bitcast(ints[4], _VOID_P), beta, data[2],
+                                           builder.bitcast(ints[5], _VOID_P)))
+            return context.get_dummy_value()
+
+        return types.none(transa, transb, m, n, k, A, lda, B, ldb, C, ldc), codegen
+
+    @overload(gemm)
+    def _gemm_impl(A, transpose_a, B, transpose_b, C):
+        if not all(isinstance(X, types.Array) and X.ndim == 2 and X.dtype in (types.float32, types.float64)
+                   and X.dtype == C.dtype for X in (A, B, C)):
+            return None
+
+        def impl(A, transpose_a, B, transpose_b, C):
+            m = C.shape[0]
+            n = C.shape[1]
+            k = A.shape[0] if transpose_a else A.shape[1]
+            if ((A.shape[1] if transpose_a else A.shape[0]) != m or (B.shape[1] if transpose_b else B.shape[0]) != k
+                    or (B.shape[0] if transpose_b else B.shape[1]) != n):
+                raise ValueError("gemm: shapes do not fit")
+            lda = _leading_dimension(A)
+            ldb = _leading_dimension(B)
+            ldc = _leading_dimension(C)
+            if lda < 0 or ldb < 0 or ldc < 0:
+                raise ValueError("gemm: a matrix's rows are not contiguous, or overlap")
+            if m == 0 or n == 0:
+                return
+            if k == 0:
+                C[:, :] = 0
+                return
+            # Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ: B
+            # goes first, and each row stride is a leading dimension.
+            _column_major_gemm(transpose_b, transpose_a, n, m, k, B, ldb, A, lda, C, ldc)
+
+        return impl
+
+
+if os.environ.get("FASTBP_BLAS"):
+    use(os.environ["FASTBP_BLAS"])
