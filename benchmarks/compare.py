@@ -655,6 +655,9 @@ def run_worker(peer, case_name, args, extra_env=None, extra_args=(), timeout=Non
     cmd = [sys.executable, "-m", "benchmarks.compare", "--worker", peer, "--case", case_name,
            "--threads", str(args.threads), "--reps", str(args.reps), "--target-s", str(args.target_s),
            *extra_args]
+    extra_env = dict(extra_env or {})
+    if peer.startswith("fastbp"):
+        extra_env["FASTBP_BLAS"] = args.fastbp_blas  # fastbp.blas reads it at import
     busy0 = _cpu_busy_seconds()
     self0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
@@ -946,6 +949,8 @@ def main(argv=None):
                    help="seconds per timed run (default 0.3, quick 0.2)")
     p.add_argument("--timeout", type=float, default=300, help="seconds before a worker is killed")
     p.add_argument("--blas-size", type=int, default=2048, help="matrix size of the BLAS peak")
+    p.add_argument("--fastbp-blas", default="openblas", choices=["openblas", "mkl"],
+                   help="BLAS of fastbp's kernels (mkl: pip install \"fastbp[mkl]\"; see fastbp.blas.use)")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                    help="before each worker, wait up to S seconds for the machine to be quiet")
     p.add_argument("--quiet-below", type=float, default=0.25, metavar="CORES",
@@ -975,7 +980,7 @@ def main(argv=None):
 
     started = time.time()
     log(f"# {machine_line(args.threads)}")
-    log(f"# versions: {json.dumps(versions())}")
+    log(f"# versions: {json.dumps(versions())}; fastbp BLAS: {args.fastbp_blas}")
     blas = measure_blas(args, log)
     all_results = {}
     startup = None
@@ -994,7 +999,7 @@ def main(argv=None):
     if len(all_results) > 1 or startup:
         blas = merge_blas(blas, measure_blas(args, log))  # again at the end: the best of both is the peak
     rows = summarize(all_results, blas, args)
-    print(f"{time.strftime('%Y-%m-%d %H:%M')} — {machine_line(args.threads)}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} — {machine_line(args.threads)}; fastbp BLAS: {args.fastbp_blas}")
     print("")
     print_tables(rows, startup, blas, args, args.markdown)
     log(f"# total {time.time() - started:.0f} s")
