@@ -8,8 +8,8 @@
   passed to BLAS as the leading dimension), so the weight gradient
   ``δ[:, j0:j1]ᵀ · A`` needs no transposed copy of δ;
 * a transposed operand is named by a flag, not by a ``.T`` view;
-* no shape dispatch, contiguity test or temporary: one call, after a shape
-  check.
+* no layout dispatch and no temporary: one call, after a check of the shapes
+  and strides.
 
 Every matrix must have unit stride along its rows (a C-contiguous array or a
 block of one); each row stride is a leading dimension.  Shapes that do not
@@ -22,8 +22,9 @@ sequential ``?gemm`` when the optional ``mkl`` package is installed
 (``pip install "fastbp[mkl]"``).  The kernels read the library's address from
 a small table at every call, so nothing is compiled again and the on-disk
 cache serves both.  On this project's 2-core Intel machines MKL's
-single-threaded ``sgemm`` ran 1.16-1.37x faster than OpenBLAS's on training
-shapes (``python -m benchmarks.blas_vs_mkl``); measure on yours.
+single-threaded ``sgemm`` ran 1.1-2.5x faster than OpenBLAS's on the products
+of batch chunks of 16 rows and more (``python -m benchmarks.blas_vs_mkl``);
+measure on yours.
 """
 import ctypes
 import ctypes.util
@@ -42,9 +43,10 @@ from numba.extending import intrinsic, overload, register_jitable
 
 LIBRARIES = ("openblas", "mkl")
 # Multiply-adds from which a product goes to the library chosen by use();
-# smaller ones stay with OpenBLAS.  MKL's sequential sgemm lost to OpenBLAS
-# below this (0.4-0.8x at batch 4-8 × 64-128 × 784 and on tiny layers) and won
-# above it (1.3-2x at batch 16-128 × 128 × 784; benchmarks.blas_vs_mkl).
+# smaller ones stay with OpenBLAS.  MKL's sequential sgemm mostly lost to
+# OpenBLAS below this (0.3-1.0x at batch 4-16 × 64-128 × 784 and on tiny
+# layers; its δ recursion alone won) and won above it (1.0-2.5x at batch
+# 16-128 × 128 × 784 and 128 × 1024 × 1024; benchmarks.blas_vs_mkl).
 OTHER_MIN_MACS = 1 << 20
 
 # What the kernels read at every product: per BLAS kind ("s": float32, "d":
@@ -234,6 +236,9 @@ if not numba.config.DISABLE_JIT:
             macs = builder.mul(builder.mul(sizes[0], sizes[1]), sizes[2])
             default_library = builder.or_(builder.icmp_signed("==", chosen, ir.Constant(_INT64, 0)),
                                           builder.icmp_signed("<", macs, entry(_MIN_MACS)))
+            for size in sizes:  # the Fortran call below takes 32-bit integers
+                default_library = builder.or_(default_library,
+                                              builder.icmp_signed(">", size, ir.Constant(_INTP, 2**31 - 1)))
             with builder.if_else(default_library, likely=True) as (default, other):
                 with default:
                     function = cgutils.get_or_insert_function(builder.module, _XXGEMM, "numba_xxgemm")
