@@ -49,6 +49,35 @@ class TrainEpoch:
         self.net.fit(self.X, self.y, epochs=1, batch_size=batch, optimizer=self.opt, n_threads=threads)
 
 
+class TrainEpochBLAS:
+    """One training epoch (4,096 samples) with each BLAS library of
+    :func:`fastbp.blas.use`; skipped for MKL when it is not installed."""
+
+    params = [WIDTHS, [64, 256], ["openblas", "mkl"]]
+    param_names = ["width", "batch", "blas"]
+    timeout = 180
+
+    def setup(self, width, batch, library):
+        from fastbp import blas
+
+        try:
+            blas.use(library)
+        except ImportError as error:
+            raise NotImplementedError(str(error)) from error
+        self.X, self.y = make_data(4096, 784, 10)
+        self.net = make_network(_sizes(1, width))
+        self.opt = make_optimizer("momentum")
+        self.net.fit(self.X[:256], self.y[:256], epochs=1, batch_size=batch, optimizer=self.opt)
+
+    def teardown(self, width, batch, library):
+        from fastbp import blas
+
+        blas.use("openblas")
+
+    def time_epoch(self, width, batch, library):
+        self.net.fit(self.X, self.y, epochs=1, batch_size=batch, optimizer=self.opt)
+
+
 class Predict:
     """``Network.predict`` of 8,192 rows."""
 
