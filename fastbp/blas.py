@@ -113,6 +113,11 @@ def current():
     return _chosen["name"]
 
 
+def min_macs():
+    """Smallest product (multiply-adds) sent to the library chosen by :func:`use`."""
+    return int(_table[_MIN_MACS])
+
+
 def _load_mkl():
     """Load MKL's runtime library, sequential and with 32-bit integers."""
     candidates = sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")), reverse=True)

@@ -669,15 +669,26 @@ def system_info():
     except Exception as exc:  # pragma: no cover - threadpoolctl is a dependency
         blas = [f"unknown ({exc})"]
     info["blas"] = blas
+    info["kernel_blas"] = _kernel_blas()
     cache = getattr(getattr(epoch.forward_batches, "_cache", None), "_cache_path", None)
     info["numba_cache_dir"] = cache or (numba.config.CACHE_DIR or "unknown")
     return info
+
+
+def _kernel_blas():
+    from . import blas
+
+    if blas.current() == "openblas":
+        return "SciPy's OpenBLAS (fastbp.blas.use(\"mkl\") or FASTBP_BLAS=mkl: Intel MKL, with fastbp[mkl])"
+    return f"Intel MKL for products of >= {blas.min_macs()} multiply-adds, SciPy's OpenBLAS below"
 
 
 def _blas_owner(path):
     parts = path.replace("\\", "/").split("/")
     if any(part in ("scipy", "scipy.libs") for part in parts):
         return "SciPy's, used by fastbp's kernels"
+    if "mkl" in parts[-1]:
+        return "Intel MKL"
     if any(part in ("numpy", "numpy.libs") for part in parts):
         return "NumPy's"
     return "shared"
@@ -689,7 +700,7 @@ def cmd_info(args, out, err):
     if args.json:
         print(json.dumps(info, indent=2), file=out)
         return 0
-    labels = {"blas": "BLAS", "threading_layer": "numba threading layer", "threads": "threads (NUMBA_NUM_THREADS)",
+    labels = {"blas": "BLAS", "kernel_blas": "kernels' BLAS", "threading_layer": "numba threading layer", "threads": "threads (NUMBA_NUM_THREADS)",
               "cpu_count": "CPUs", "numba_cache_dir": "numba cache"}
     width = max(len(labels.get(k, k)) for k in info) + 2
     for key, value in info.items():

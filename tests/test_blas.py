@@ -124,7 +124,7 @@ def test_nan_and_inf_propagate():
 
 
 def test_library_choice_is_validated_and_reported():
-    assert blas.current() == "openblas"
+    assert blas.current() == "openblas" and blas.min_macs() == blas.OTHER_MIN_MACS
     with pytest.raises(ValueError, match="BLAS must be one of"):
         blas.use("atlas")
     for bad in (-1, 1.5, True, "1"):
@@ -165,9 +165,11 @@ def test_small_products_stay_with_openblas_when_mkl_is_chosen():
     _gemm(A, False, B, True, C_openblas)
     blas.use("mkl", min_macs=0)
     try:
+        assert blas.min_macs() == 0
         _gemm(A, False, B, True, C_mkl)
     finally:
         blas.use("openblas")
+    assert blas.min_macs() == blas.OTHER_MIN_MACS
     assert not np.array_equal(C_openblas, C_mkl)
 
 

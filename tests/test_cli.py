@@ -228,6 +228,7 @@ def test_info(capsys):
     assert info["threading_layer"] == numba.threading_layer()
     assert info["threads"] == numba.config.NUMBA_NUM_THREADS
     assert isinstance(info["blas"], list) and info["numba_cache_dir"]
+    assert info["kernel_blas"].startswith("SciPy's OpenBLAS")
 
 
 # ------------------------------------------------------------------ errors: one line, status 2
