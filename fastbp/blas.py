@@ -30,6 +30,7 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import site
 import sys
 
 import llvmlite.binding
@@ -119,8 +120,14 @@ def min_macs():
 
 
 def _load_mkl():
-    """Load MKL's runtime library, sequential and with 32-bit integers."""
-    candidates = sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")), reverse=True)
+    """Load MKL's runtime library, sequential and with 32-bit integers.
+
+    Looks where ``pip install mkl`` puts it (``lib/`` of the environment, or
+    of the user base after ``pip install --user``), then on the loader's path.
+    """
+    candidates = []
+    for prefix in (sys.prefix, site.getuserbase()):
+        candidates += sorted(glob.glob(os.path.join(prefix, "lib", "libmkl_rt.so*")), reverse=True)
     found = ctypes.util.find_library("mkl_rt")
     candidates += [found] if found else []
     errors = []

@@ -136,6 +136,7 @@ def test_library_choice_is_validated_and_reported():
 def test_missing_mkl_is_reported_with_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setitem(blas._chosen, "library", None)  # as if MKL had never been loaded
     monkeypatch.setattr(blas.sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(blas.site, "getuserbase", lambda: str(tmp_path))
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     with pytest.raises(ImportError, match=r'pip install "fastbp\[mkl\]"'):
         blas.use("mkl")
