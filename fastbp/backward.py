@@ -11,8 +11,8 @@ rows ``j`` of ``W`` instead: every gradient element is then a fixed-order sum,
 whatever the number of threads.
 """
 from ._jit import kernel, matrix_view
-from .blas import gemm
 from .activations import multiply_by_derivative
+from .blas import gemm
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region, weight_view
 from .matvec import times, use_matvec
 

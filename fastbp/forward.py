@@ -8,8 +8,8 @@ small layers a loop (:mod:`fastbp.matvec`).
 """
 from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, matrix_view
-from .blas import gemm
 from .activations import activate_rows
+from .blas import gemm
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region, weight_view
 from .matvec import times_transposed, use_matvec
 
