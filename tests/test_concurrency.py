@@ -13,10 +13,14 @@
   3 spawned processes share a fresh ``NUMBA_CACHE_DIR``, compile and train
   simultaneously, all succeed and agree; a fourth then loads every kernel
   from that cache without compiling.
+* numba's omp threading layer is taken before TBB (fastbp's regions ran
+  faster on it) unless the user names a layer or an order.
 """
 import hashlib
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from unittest import mock
@@ -281,3 +285,33 @@ def test_numba_cache_survives_three_processes_compiling_at_once(tmp_path):
     net = make_net(np.float64, seed=9)
     net.fit(X, y, epochs=2, batch_size=16, optimizer=fastbp.Adam(lr=1e-3))
     assert digest(net.parameters) == fourth
+
+
+def _threading_layer_in_a_new_process(env):
+    code = ("import numpy as np, numba, fastbp\n"
+            "net = fastbp.Network([4, 3, 2], seed=0)\n"
+            "net.forward(np.zeros((64, 4), np.float32), n_threads=None)\n"
+            "print(numba.threading_layer())")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_THREADING_LAYER")} | env
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.split()[-1]
+
+
+def _layer_available(layer):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_THREADING_LAYER")}
+    code = ("import numba, numpy as np\n"
+            "f = numba.njit(parallel=True)(lambda a: (a + 1).sum())\n"
+            "f(np.ones(100)); print(numba.threading_layer())")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(env, NUMBA_THREADING_LAYER=layer),
+                          capture_output=True, text=True)
+    return done.returncode == 0
+
+
+def test_the_omp_threading_layer_comes_first_unless_the_user_chose():
+    # numba's own order puts TBB first; fastbp's regions ran faster on omp
+    # (fastbp.parallel.PREFERRED_THREADING_LAYERS).  A user's choice wins.
+    if _layer_available("omp"):
+        assert _threading_layer_in_a_new_process({}) == "omp"
+    if _layer_available("tbb"):
+        assert _threading_layer_in_a_new_process({"NUMBA_THREADING_LAYER_PRIORITY": "tbb omp workqueue"}) == "tbb"
+    assert _threading_layer_in_a_new_process({"NUMBA_THREADING_LAYER": "workqueue"}) == "workqueue"
