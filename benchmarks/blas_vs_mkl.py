@@ -63,7 +63,8 @@ def main():
     blas.use("openblas")
     rng = np.random.default_rng(0)
     print(f"float32, one thread; µs per product; MKL serves products of >= {blas.OTHER_MIN_MACS} multiply-adds")
-    print(f"{'product':18s} {'batch':>5s} {'n_out':>5s} {'n_in':>5s} {'OpenBLAS':>10s} {'MKL':>10s} {'MKL faster':>10s}")
+    print(f"{'product':18s} {'batch':>5s} {'n_out':>5s} {'n_in':>5s} {'OpenBLAS':>10s} {'MKL':>10s} "
+          f"{'MKL faster':>10s}")
     with threadpool_limits(1, user_api="blas"):
         for product in PRODUCTS:
             for m, n, k in SHAPES:

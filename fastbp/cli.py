@@ -700,8 +700,8 @@ def cmd_info(args, out, err):
     if args.json:
         print(json.dumps(info, indent=2), file=out)
         return 0
-    labels = {"blas": "BLAS", "kernel_blas": "kernels' BLAS", "threading_layer": "numba threading layer", "threads": "threads (NUMBA_NUM_THREADS)",
-              "cpu_count": "CPUs", "numba_cache_dir": "numba cache"}
+    labels = {"blas": "BLAS", "kernel_blas": "kernels' BLAS", "threading_layer": "numba threading layer",
+              "threads": "threads (NUMBA_NUM_THREADS)", "cpu_count": "CPUs", "numba_cache_dir": "numba cache"}
     width = max(len(labels.get(k, k)) for k in info) + 2
     for key, value in info.items():
         label = labels.get(key, key)
