@@ -95,8 +95,9 @@ def use(name, min_macs=OTHER_MIN_MACS):
     """
     if name not in LIBRARIES:
         raise ValueError(f"BLAS must be one of {LIBRARIES}, got {name!r}")
-    if isinstance(min_macs, (bool, np.bool_)) or not isinstance(min_macs, (int, np.integer)) or min_macs < 0:
-        raise ValueError(f"min_macs must be a non-negative int, got {min_macs!r}")
+    if (isinstance(min_macs, (bool, np.bool_)) or not isinstance(min_macs, (int, np.integer))
+            or not 0 <= min_macs < 2**63):
+        raise ValueError(f"min_macs must be a non-negative int (below 2**63), got {min_macs!r}")
     if name == "openblas":
         for i in range(len(_KINDS)):
             _table[i] = 0

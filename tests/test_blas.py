@@ -127,7 +127,7 @@ def test_library_choice_is_validated_and_reported():
     assert blas.current() == "openblas" and blas.min_macs() == blas.OTHER_MIN_MACS
     with pytest.raises(ValueError, match="BLAS must be one of"):
         blas.use("atlas")
-    for bad in (-1, 1.5, True, "1"):
+    for bad in (-1, 2**63, 1.5, True, "1"):
         with pytest.raises(ValueError, match="min_macs must be a non-negative int"):
             blas.use("openblas", min_macs=bad)
     assert blas.current() == "openblas"
