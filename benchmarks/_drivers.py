@@ -22,6 +22,7 @@ try:
     from fastbp.backward import backprop_rows, weight_gradient_rows
     from fastbp.epoch import chunk_rows
     from fastbp.forward import forward_rows
+    from fastbp.layout import region
     from fastbp.optimizers import prepare_step, update_range
 except ImportError as error:  # an old commit: the kernel benchmarks skip
     UNAVAILABLE = f"fastbp kernels not importable: {error}"
@@ -39,10 +40,10 @@ def forward_chunks(P, layers, slope, capacity, b, plan, parallel, acts, logits, 
     for _ in range(n_iter):
         if parallel and n_chunks > 1:
             for c in prange(n_chunks):
-                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), 0, acts, logits)
+                _forward_chunk(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, logits)
         else:
             for c in range(n_chunks):
-                forward_rows(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), 0, acts, logits)
+                _forward_chunk(P, layers, slope, capacity, b, c * rows, min(b, (c + 1) * rows), acts, logits)
 
 
 @numba.njit(**_FLAGS)
@@ -60,18 +61,17 @@ def backprop_chunks(P, layers, slope, capacity, b, plan, parallel, acts, deltas,
 
 
 @numba.njit(**_FLAGS)
-def gradient_tasks_run(tasks, layers, capacity, b, parallel, acts, deltas, G, n_iter):
-    """Weight (and bias) gradients of every layer over the epoch's tasks."""
+def gradient_tasks_run(tasks, layers, capacity, b, parallel, acts, deltas, scratch, G, n_iter):
+    """Weight (and bias) gradients of every layer over the epoch's tasks
+    (``scratch``: the transposed-δ workspace of commits that had one)."""
     n_tasks = tasks.shape[0]
     for _ in range(n_iter):
         if parallel and n_tasks > 1:
             for t in prange(n_tasks):
-                weight_gradient_rows(layers, tasks[t, 0], capacity, b, tasks[t, 1], tasks[t, 2],
-                                     acts, deltas, G)
+                _gradient_task(layers, tasks[t], capacity, b, acts, deltas, scratch, G)
         else:
             for t in range(n_tasks):
-                weight_gradient_rows(layers, tasks[t, 0], capacity, b, tasks[t, 1], tasks[t, 2],
-                                     acts, deltas, G)
+                _gradient_task(layers, tasks[t], capacity, b, acts, deltas, scratch, G)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -90,9 +90,42 @@ def _update_chunk_without_unit(chunk, n_chunks, code, hyper, step_scalars, G, P,
     update_range(code, hyper, step_scalars, G, p0, min(n, p0 + size), P, state)
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _forward_chunk_with_inputs(P, layers, slope, capacity, b, r0, r1, acts, logits):
+    forward_rows(P, layers, slope, capacity, b, r0, r1, 0, region(acts, capacity, 0, b, layers[0, 0]), acts, logits)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _forward_chunk_without_inputs(P, layers, slope, capacity, b, r0, r1, acts, logits):
+    forward_rows(P, layers, slope, capacity, b, r0, r1, 0, acts, logits)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _gradient_task_without_scratch(layers, task, capacity, b, acts, deltas, scratch, G):
+    weight_gradient_rows(layers, task[0], capacity, b, task[1], task[2], acts, deltas, G)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _gradient_task_with_scratch(layers, task, capacity, b, acts, deltas, scratch, G):
+    weight_gradient_rows(layers, task[0], capacity, b, task[1], task[2], acts, deltas, scratch, G)
+
+
+# asv runs these drivers against older commits too, whose kernels took other
+# arguments: pick the variant that fits the installed fastbp (numba compiles
+# only the one that is called).
+def _takes(kernel, name):
+    return UNAVAILABLE is None and name in inspect.signature(kernel.py_func).parameters
+
+
+# forward_rows takes the input rows as a matrix since predict reads X in place.
+_forward_chunk = _forward_chunk_with_inputs if _takes(forward_rows, "inputs") else _forward_chunk_without_inputs
+# weight_gradient_rows needed a transposed-δ scratch before blas.gemm.
+_gradient_task = _gradient_task_with_scratch if _takes(weight_gradient_rows, "deltas_t") \
+    else _gradient_task_without_scratch
+
 # update_range takes a preallocated ``unit = [1.0]`` since the gradient and
 # the update were fused (older commits: no such argument).
-if UNAVAILABLE is None and "unit" in inspect.signature(update_range.py_func).parameters:
+if _takes(update_range, "unit"):
     _update_chunk = _update_chunk_with_unit
 else:
     _update_chunk = _update_chunk_without_unit

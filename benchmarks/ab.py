@@ -9,7 +9,8 @@ interleaved: base, current, base, current, ... on the same data.
     python -m benchmarks.ab --base d38d91e --optimizers sgd momentum adam --batches 1 16 64 256
 
 prints, per optimizer and batch size, the median (and best) samples/s of each
-and the ratio current / base.  The inputs have a third of their columns always
+and the ratio current / base.  ``--predict`` times ``Network.predict`` of all
+the samples instead (rows/s).  The inputs have a third of their columns always
 0 (like MNIST's border pixels), so optimizer state that only decays is part of
 the picture.  Each copy compiles into its own numba cache on first use.
 """
@@ -55,6 +56,21 @@ def compare(modules, sizes, optimizer, batch, n_threads, repeats, n_samples):
     return [np.median(r) for r in rates], [max(r) for r in rates]
 
 
+def compare_predict(modules, sizes, n_threads, repeats, n_samples):
+    rng = np.random.default_rng(0)
+    X = rng.random((n_samples, sizes[0]), dtype=np.float32)
+    nets = [make(m, sizes, "sgd")[0] for m in modules]
+    for net in nets:  # compile (or load)
+        net.predict(X[:512], n_threads=n_threads)
+    rates = [[] for _ in modules]
+    for _ in range(repeats):
+        for i, net in enumerate(nets):
+            start = time.perf_counter()
+            net.predict(X, n_threads=n_threads)
+            rates[i].append(n_samples / (time.perf_counter() - start))
+    return [np.median(r) for r in rates], [max(r) for r in rates]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="git revision to compare the working tree with")
@@ -65,6 +81,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="default: all")
     parser.add_argument("--repeats", type=int, default=9, help="timed epochs per copy")
     parser.add_argument("--samples", type=int, default=10240)
+    parser.add_argument("--predict", action="store_true", help="time predict (rows/s) instead of training")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     root = tempfile.mkdtemp(prefix="fastbp-ab-")
@@ -75,6 +92,11 @@ def main(argv=None):
     n_threads = args.threads or current.parallel.max_threads()
     print(f"{args.sizes}, float32, {n_threads} thread(s), {args.samples} samples, medians of {args.repeats} "
           f"interleaved epochs; base = {args.base}")
+    if args.predict:
+        (m0, m1), (b0, b1) = compare_predict([base, current], sizes, n_threads, args.repeats, args.samples)
+        print(f"predict: base {m0:9.0f}  current {m1:9.0f} rows/s  current/base {m1 / m0:5.2f} "
+              f"(best runs {b1 / b0:5.2f})", flush=True)
+        return
     for optimizer in args.optimizers:
         for batch in args.batches:
             (m0, m1), (b0, b1) = compare([base, current], sizes, optimizer, batch, n_threads, args.repeats,

@@ -106,7 +106,7 @@ class WeightGradient(_KernelBase):
     def time_weight_gradient(self, *params):
         ws = self.ws
         self.d.gradient_tasks_run(ws["tasks"], self.layers, self.batch, self.batch, self.parallel, ws["acts"],
-                                  ws["deltas"], ws["G"], 1)
+                                  ws["deltas"], ws.get("deltas_t", ws["deltas"]), ws["G"], 1)
 
 
 class OptimizerUpdate(_KernelBase):

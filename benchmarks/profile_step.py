@@ -56,7 +56,7 @@ def profile(sizes, batch, n_threads, dtype=np.float32, optimizer="sgd", activati
         "backprop (δ)": lambda k: d.backprop_chunks(P, layers, net.leaky_slope, batch, batch, ws["plan"],
                                                      parallel, ws["acts"], ws["deltas"], k),
         "weight gradients": lambda k: d.gradient_tasks_run(ws["tasks"], layers, batch, batch, parallel,
-                                                           ws["acts"], ws["deltas"], ws["G"], k),
+                                                           ws["acts"], ws["deltas"], ws["deltas"], ws["G"], k),
         f"update ({optimizer})": lambda k: d.update_chunks_run(n_chunks, code, hyper, ws["step_scalars"], ws["G"],
                                                                P, state, np.ones(1, dtype), parallel, k),
     }

@@ -41,7 +41,7 @@ def add_bias(P, layers, l, j0, Z, r0, r1):
 
 
 @kernel
-def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logits):
+def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, inputs, acts, logits):
     """Forward pass of rows ``r0:r1`` of a batch through layers ``first_layer`` and up.
 
     Parameters
@@ -61,9 +61,13 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logit
     first_layer : int
         First layer to compute; the earlier layers' outputs must already be
         in ``acts`` (0: all layers; 1: after :func:`first_layer_rows`).
+    inputs : ndarray, shape (b, n_in), dtype of P, rows contiguous
+        The batch's input rows: region 0 of ``acts`` when a training step
+        gathered them there, or a block of ``X`` itself when predicting in
+        order (no copy).
     acts : ndarray, shape (workspace,), dtype of P
-        Activation workspace; the input rows must already be in region 0.
-        On exit holds every layer's activations for rows ``r0:r1``.
+        Activation workspace.  On exit holds the activations of layers 1 and
+        up for rows ``r0:r1``.
     logits : ndarray, shape (capacity * n_out_last,), dtype of P
         On exit the output layer's pre-activations for rows ``r0:r1`` (the
         stable losses need them).
@@ -73,7 +77,7 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, acts, logit
         n_in = layers[l, N_IN]
         n_out = layers[l, N_OUT]
         W = weight_view(P, layers, l)
-        A_in = region(acts, capacity, layers[l, ROW_IN], b, n_in)
+        A_in = inputs if l == 0 else region(acts, capacity, layers[l, ROW_IN], b, n_in)
         A_out = region(acts, capacity, layers[l, ROW_OUT], b, n_out)
         last = l == n_layers - 1
         Z = region(logits, capacity, 0, b, n_out) if last else A_out
