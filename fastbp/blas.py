@@ -169,14 +169,25 @@ def gemm(A, transpose_a, B, transpose_b, C):
     ValueError
         If the shapes do not fit or a matrix's rows are not contiguous.
     """
-    a = A.T if transpose_a else A
-    b = B.T if transpose_b else B
-    if a.shape[1] != b.shape[0] or C.shape[0] != a.shape[0] or C.shape[1] != b.shape[1]:
+    _check_operands(A, transpose_a, B, transpose_b, C)
+    np.matmul(A.T if transpose_a else A, B.T if transpose_b else B, out=C)
+
+
+@register_jitable
+def _check_operands(A, transpose_a, B, transpose_b, C):
+    """Raise ``ValueError`` unless BLAS can compute ``C = op(A) @ op(B)``.
+
+    One check for the jitted :func:`gemm` and its NumPy fallback.  Returns
+    the inner dimension ``k`` and the leading dimensions of A, B and C.
+    """
+    k = A.shape[0] if transpose_a else A.shape[1]
+    if ((A.shape[1] if transpose_a else A.shape[0]) != C.shape[0] or (B.shape[1] if transpose_b else B.shape[0]) != k
+            or (B.shape[0] if transpose_b else B.shape[1]) != C.shape[1]):
         raise ValueError("gemm: shapes do not fit")
-    for X in (A, B, C):
-        if _leading_dimension(X) < 0:
-            raise ValueError("gemm: a matrix's rows are not contiguous, or overlap")
-    np.matmul(a, b, out=C)
+    lda, ldb, ldc = _leading_dimension(A), _leading_dimension(B), _leading_dimension(C)
+    if lda < 0 or ldb < 0 or ldc < 0:
+        raise ValueError("gemm: a matrix's rows are not contiguous, or overlap")
+    return k, lda, ldb, ldc
 
 
 @register_jitable
@@ -280,17 +291,8 @@ if not numba.config.DISABLE_JIT:
             return None
 
         def impl(A, transpose_a, B, transpose_b, C):
-            m = C.shape[0]
-            n = C.shape[1]
-            k = A.shape[0] if transpose_a else A.shape[1]
-            if ((A.shape[1] if transpose_a else A.shape[0]) != m or (B.shape[1] if transpose_b else B.shape[0]) != k
-                    or (B.shape[0] if transpose_b else B.shape[1]) != n):
-                raise ValueError("gemm: shapes do not fit")
-            lda = _leading_dimension(A)
-            ldb = _leading_dimension(B)
-            ldc = _leading_dimension(C)
-            if lda < 0 or ldb < 0 or ldc < 0:
-                raise ValueError("gemm: a matrix's rows are not contiguous, or overlap")
+            k, lda, ldb, ldc = _check_operands(A, transpose_a, B, transpose_b, C)
+            m, n = C.shape
             if m == 0 or n == 0:
                 return
             if k == 0:

@@ -121,7 +121,8 @@ def _release_blas():
 
 
 def row_plan(layers, capacity):
-    """``[max_chunks, min_rows, split_gradients, split_first_layer, min_rows_after_first]``: how a batch's work is split.
+    """How a batch's work is split: ``[max_chunks, min_rows, split_gradients, split_first_layer,
+    min_rows_after_first]``.
 
     Parameters
     ----------
