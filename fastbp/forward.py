@@ -6,6 +6,8 @@ possibly in parallel; the matmul of each chunk is one single-threaded BLAS call
 (:func:`fastbp.blas.gemm`, SciPy's OpenBLAS), or for one-row batches through
 small layers a loop (:mod:`fastbp.matvec`).
 """
+import numpy as np
+
 from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, matrix_view
 from .activations import activate_rows
@@ -73,6 +75,7 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, inputs, act
         stable losses need them).
     """
     n_layers = layers.shape[0]
+    zero = np.int64(0)  # typed, not a literal 0 (which compiles each callee once more)
     for l in range(first_layer, n_layers):
         n_in = layers[l, N_IN]
         n_out = layers[l, N_OUT]
@@ -80,12 +83,12 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, inputs, act
         A_in = inputs if l == 0 else region(acts, capacity, layers[l, ROW_IN], b, n_in)
         A_out = region(acts, capacity, layers[l, ROW_OUT], b, n_out)
         last = l == n_layers - 1
-        Z = region(logits, capacity, 0, b, n_out) if last else A_out
+        Z = region(logits, capacity, zero, b, n_out) if last else A_out
         if use_matvec(b, n_in, n_out):
             times_transposed(A_in[0], W, Z[0])
         else:
             gemm(A_in[r0:r1], False, W, True, Z[r0:r1])
-        add_bias(P, layers, l, 0, Z, r0, r1)
+        add_bias(P, layers, l, zero, Z, r0, r1)
         if last:
             for i in range(r0, r1):
                 for j in range(n_out):
@@ -127,15 +130,16 @@ def first_layer_rows(task, tasks, P, layers, slope, capacity, b, acts, deltas):
     n_in = layers[0, N_IN]
     n_out = layers[0, N_OUT]
     rows = matrix_view(P, layers[0, W_OFF] + j0 * n_in, j1 - j0, n_in)
-    A_in = region(acts, capacity, 0, b, n_in)
+    zero = np.int64(0)  # typed, not a literal 0 (which compiles each callee once more)
+    A_in = region(acts, capacity, zero, b, n_in)
     if b == 1:  # straight into a^1 (one row: columns j0:j1 are contiguous)
         Z = matrix_view(acts, capacity * layers[0, ROW_OUT] + j0, 1, j1 - j0)
         times_transposed(A_in[0], rows, Z[0])
     else:  # a C-contiguous (b, j1 - j0) block for BLAS, copied into a^1 below
         Z = matrix_view(deltas, capacity * layers[0, ROW_OUT] + b * j0, b, j1 - j0)
         gemm(A_in, False, rows, True, Z)
-    add_bias(P, layers, 0, j0, Z, 0, b)
-    activate_rows(Z, 0, b, layers[0, ACT], slope)
+    add_bias(P, layers, zero, j0, Z, zero, b)
+    activate_rows(Z, zero, b, layers[0, ACT], slope)
     if b > 1:
         A_out = region(acts, capacity, layers[0, ROW_OUT], b, n_out)
         for i in range(b):

@@ -21,6 +21,8 @@ How the gradient ``∂L/∂W^l = δ^lᵀ a^{l-1}`` is computed depends on the ba
 Either way every gradient element is a sum over the batch rows in a fixed
 order, so the result does not depend on the number of threads.
 """
+import numpy as np
+
 from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, matrix_view
 from .activations import activate_rows
@@ -105,6 +107,7 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     # multiple of 4 keeps times_transposed's row groups those of
     # first_layer_rows (same bits as the unfused step).
     block = FUSED_ROWS if fuse else j1 - j0
+    zero, one = np.int64(0), np.int64(1)  # typed, not literals (which compile each callee once more)
     for jb in range(j0, j1, block):
         je = min(jb + block, j1)
         # Two segments, weights then biases, through one update_rows call site
@@ -114,13 +117,13 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
             n = (je - jb) * n_in if segment == 0 else je - jb
             C, X = unit, matrix_view(G, p0, 1, n)  # along the gradient written above
             if outer and segment == 0:  # one sample: row j of W moves along δ_j · a
-                C, X = delta[jb:je], region(acts, capacity, layers[l, ROW_IN], 1, n_in)
+                C, X = delta[jb:je], region(acts, capacity, layers[l, ROW_IN], one, n_in)
             elif outer:  # and the biases along δ
                 X = matrix_view(delta, jb, 1, n)
             update_rows(opt_code, hyper, step_scalars, C, X, p0, P, state)
         if fuse:  # the next step's a^1 for these rows, into their (used) δ^1
             z = matrix_view(delta, jb, 1, je - jb)
             times_transposed(x_next, matrix_view(P, w0 + jb * n_in, je - jb, n_in), z[0])
-            add_bias(P, layers, 0, jb, z, 0, 1)
-            activate_rows(z, 0, 1, layers[0, ACT], slope)
+            add_bias(P, layers, zero, jb, z, zero, one)
+            activate_rows(z, zero, one, layers[0, ACT], slope)
     restore_fp_state(fp_state)
