@@ -1,4 +1,4 @@
-"""Nothing compiles at import; a second process loads the kernels from disk."""
+"""Nothing compiles at import; each kernel compiles once; a second process loads the kernels from disk."""
 import json
 import os
 import subprocess
@@ -23,7 +23,7 @@ PROBE = textwrap.dedent("""
     net = fastbp.Network([4, 5, 3], output="softmax", loss="cross_entropy", seed=0)
     net.fit(np.ones((6, 4)), [0, 1, 2, 0, 1, 2], epochs=1, batch_size=2)
     stats = epoch.train_batches.stats
-    print(json.dumps({"at_import": at_import, "hits": sum(stats.cache_hits.values()),
+    print(json.dumps({"at_import": at_import, "after_fit": compiled(), "hits": sum(stats.cache_hits.values()),
                       "misses": sum(stats.cache_misses.values())}))
 """)
 
@@ -35,9 +35,12 @@ def run_probe(cache_dir):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_nothing_compiles_at_import_and_the_cache_is_reused(tmp_path):
+def test_nothing_compiles_at_import_each_kernel_once_and_the_cache_is_reused(tmp_path):
     first = run_probe(tmp_path)
     assert first["at_import"] == {}
     assert first["misses"] >= 1 and first["hits"] == 0  # compiled, then written to the cache
+    # One dtype, one signature per kernel: a literal argument (``f(x, 0)``)
+    # would compile its callee once more, for nothing but compile time.
+    assert first["after_fit"] and all(count == 1 for count in first["after_fit"].values()), first["after_fit"]
     second = run_probe(tmp_path)
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
