@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 
 from ._fpenv import flush_subnormals, restore_fp_state
-from ._jit import borrowed, kernel, parallel_kernel
+from ._jit import kernel, parallel_kernel
 from ._rng import shuffle_in_place
 from .backward import backprop_rows
 from .forward import first_layer_rows, forward_rows
@@ -183,17 +183,6 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
     """
     n_samples = X.shape[0]
     n_in = X.shape[1]
-    # Every array is borrowed: passing one to a helper or taking a view of it
-    # then costs no atomic reference count (see _jit.borrowed).  Arrays made
-    # here would be freed after their last use, so all come from the caller.
-    X, Y, sample_weight, order, rng_state = borrowed(X), borrowed(Y), borrowed(sample_weight), borrowed(order), \
-        borrowed(rng_state)
-    layers, hyper, schedule, plan, tasks = borrowed(layers), borrowed(hyper), borrowed(schedule), borrowed(plan), \
-        borrowed(tasks)
-    P, state, counters, totals = borrowed(P), borrowed(state), borrowed(counters), borrowed(totals)
-    acts, logits, deltas = borrowed(acts), borrowed(logits), borrowed(deltas)
-    targets, row_weights, G, loss_parts = borrowed(targets), borrowed(row_weights), borrowed(G), borrowed(loss_parts)
-    step_scalars, unit = borrowed(step_scalars), borrowed(unit)
     if first_batch == 0 and shuffle:
         # Restart from the identity so that an epoch's order depends only on
         # the generator state (a saved and reloaded model resumes exactly).
@@ -326,12 +315,6 @@ def forward_batches(X, Y, sample_weight, P, layers, slope, out_code, loss_code, 
         Output activations (filled if not empty).
     """
     n_samples = X.shape[0]
-    # All borrowed, as in train_batches.
-    X, Y, sample_weight, P, layers, plan = borrowed(X), borrowed(Y), borrowed(sample_weight), borrowed(P), \
-        borrowed(layers), borrowed(plan)
-    acts, logits, deltas, targets = borrowed(acts), borrowed(logits), borrowed(deltas), borrowed(targets)
-    row_weights, loss_parts, totals, out = borrowed(row_weights), borrowed(loss_parts), borrowed(totals), \
-        borrowed(out)
     order = plan[:0]  # "natural order", without an allocation
     no, zero = np.bool_(False), np.int64(0)  # typed values, not literals (see train_batches)
     for start in range(0, n_samples, capacity):

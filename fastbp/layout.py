@@ -12,7 +12,7 @@ C-contiguous ``(b, n_in)`` array, where ``b <= cap`` is the current batch.
 """
 import numpy as np
 
-from ._jit import kernel, matrix_view
+from ._jit import view_function
 
 # Columns of the layer table.
 N_IN, N_OUT, W_OFF, B_OFF, ACT, ROW_IN, ROW_OUT = range(7)
@@ -62,15 +62,13 @@ def workspace_size(layers, capacity):
     return int(capacity * layers[-1, ROW_OUT] + capacity * layers[-1, N_OUT])
 
 
-@kernel
+@view_function
 def region(buffer, capacity, row_offset, b, n):
     """View of one layer's ``(b, n)`` block inside a flat workspace."""
-    return matrix_view(buffer, capacity * row_offset, b, n)
+    return capacity * row_offset, b, n
 
 
-@kernel
+@view_function
 def weight_view(P, layers, l):
     """``W`` of layer ``l`` as a ``(n_out, n_in)`` view of the flat vector."""
-    n_in = layers[l, N_IN]
-    n_out = layers[l, N_OUT]
-    return matrix_view(P, layers[l, W_OFF], n_out, n_in)
+    return layers[l, W_OFF], layers[l, N_OUT], layers[l, N_IN]

@@ -10,7 +10,7 @@ or proves there are none, and training stops.
 """
 import numpy as np
 
-from ._jit import borrowed, entry_kernel, kernel
+from ._jit import entry_kernel, kernel
 from ._rng import random_below
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk
 from .gradient_update import gradient_update_task
@@ -72,15 +72,6 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         Scratch: indices of misclassified samples found by a full scan.
     """
     n_samples = X.shape[0]
-    # All borrowed, as in fastbp.epoch.train_batches.
-    X, Y, layers, hyper, schedule, tasks = borrowed(X), borrowed(Y), borrowed(layers), borrowed(hyper), \
-        borrowed(schedule), borrowed(tasks)
-    rng_state, P, state, counters, totals = borrowed(rng_state), borrowed(P), borrowed(state), borrowed(counters), \
-        borrowed(totals)
-    acts, logits, deltas = borrowed(acts), borrowed(logits), borrowed(deltas)
-    targets, row_weights, G, step_scalars = borrowed(targets), borrowed(row_weights), borrowed(G), \
-        borrowed(step_scalars)
-    unit, single, wrong = borrowed(unit), borrowed(single), borrowed(wrong)
     lr = learning_rate(hyper[0], schedule, counters[EPOCH])
     no_weight = row_weights[:0]  # empty arrays without an allocation
     no_out = X[:0]
