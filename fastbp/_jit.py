@@ -20,9 +20,10 @@ Flags, and why:
   With the runtime, numba counts references to every array value a kernel
   passes or views, each count a call into the runtime (atomic, and never
   inlined): 57 increments and as many decrements per step of a 16-32-1
-  per-sample epoch, measured with a debugger, ~10 % of the step's samples in
-  perf.  Without it those calls are not emitted at all: 16-32-1 and
-  64-32-10 per-sample training ran 1.8x and 1.25x faster.  Views are made by
+  per-sample epoch, counted with a debugger, ~11 % of the step's samples in
+  perf.  Without it those calls are not emitted at all: per-sample SGD ran
+  1.58x faster on 16-32-2 and 1.32x on 64-32-10 (``benchmarks.ab``), and
+  784-128-10 was unchanged.  Views are made by
   :func:`view_function` helpers, since a runtime-free compiled function may
   only return arrays it was given.  ``_nrt`` is a leading-underscore numba
   option (numba's own tests and maintainers use it); ``test_compilation``
