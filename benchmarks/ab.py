@@ -32,19 +32,19 @@ def extract(rev, root):
     os.rename(os.path.join(root, "fastbp"), os.path.join(root, "fastbp_base"))
 
 
-def make(module, sizes, optimizer):
-    net = module.Network(sizes, activation="relu", output="softmax", loss="cross_entropy", seed=0)
+def make(module, sizes, optimizer, activation="relu"):
+    net = module.Network(sizes, activation=activation, output="softmax", loss="cross_entropy", seed=0)
     opt = {"sgd": lambda: module.SGD(0.01), "momentum": lambda: module.SGD(0.01, momentum=0.9),
            "adam": lambda: module.Adam(1e-3)}[optimizer]()
     return net, opt
 
 
-def compare(modules, sizes, optimizer, batch, n_threads, repeats, n_samples):
+def compare(modules, sizes, optimizer, batch, n_threads, repeats, n_samples, activation="relu"):
     rng = np.random.default_rng(0)
     X = rng.random((n_samples, sizes[0]), dtype=np.float32)
     X[:, : sizes[0] // 3] = 0
     y = rng.integers(0, sizes[-1], n_samples)
-    nets = [make(m, sizes, optimizer) for m in modules]
+    nets = [make(m, sizes, optimizer, activation) for m in modules]
     for net, opt in nets:  # compile (or load) and settle the optimizer state
         net.fit(X[:512], y[:512], epochs=1, batch_size=batch, optimizer=opt, n_threads=n_threads)
     rates = [[] for _ in modules]
@@ -56,10 +56,10 @@ def compare(modules, sizes, optimizer, batch, n_threads, repeats, n_samples):
     return [np.median(r) for r in rates], [max(r) for r in rates]
 
 
-def compare_predict(modules, sizes, n_threads, repeats, n_samples):
+def compare_predict(modules, sizes, n_threads, repeats, n_samples, activation="relu"):
     rng = np.random.default_rng(0)
     X = rng.random((n_samples, sizes[0]), dtype=np.float32)
-    nets = [make(m, sizes, "sgd")[0] for m in modules]
+    nets = [make(m, sizes, "sgd", activation)[0] for m in modules]
     for net in nets:  # compile (or load)
         net.predict(X[:512], n_threads=n_threads)
     rates = [[] for _ in modules]
@@ -81,6 +81,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="default: all")
     parser.add_argument("--repeats", type=int, default=9, help="timed epochs per copy")
     parser.add_argument("--samples", type=int, default=10240)
+    parser.add_argument("--activation", default="relu", help="hidden layers' activation (output: softmax)")
     parser.add_argument("--predict", action="store_true", help="time predict (rows/s) instead of training")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -90,17 +91,18 @@ def main(argv=None):
     base = importlib.import_module("fastbp_base")
     current = importlib.import_module("fastbp")
     n_threads = args.threads or current.parallel.max_threads()
-    print(f"{args.sizes}, float32, {n_threads} thread(s), {args.samples} samples, medians of {args.repeats} "
-          f"interleaved epochs; base = {args.base}")
+    print(f"{args.sizes} ({args.activation}), float32, {n_threads} thread(s), {args.samples} samples, medians of "
+          f"{args.repeats} interleaved epochs; base = {args.base}")
     if args.predict:
-        (m0, m1), (b0, b1) = compare_predict([base, current], sizes, n_threads, args.repeats, args.samples)
+        (m0, m1), (b0, b1) = compare_predict([base, current], sizes, n_threads, args.repeats, args.samples,
+                                             args.activation)
         print(f"predict: base {m0:9.0f}  current {m1:9.0f} rows/s  current/base {m1 / m0:5.2f} "
               f"(best runs {b1 / b0:5.2f})", flush=True)
         return
     for optimizer in args.optimizers:
         for batch in args.batches:
             (m0, m1), (b0, b1) = compare([base, current], sizes, optimizer, batch, n_threads, args.repeats,
-                                         args.samples)
+                                         args.samples, args.activation)
             print(f"{optimizer:9s} batch {batch:4d}: base {m0:9.0f}  current {m1:9.0f} samples/s  "
                   f"current/base {m1 / m0:5.2f} (best runs {b1 / b0:5.2f})", flush=True)
 
