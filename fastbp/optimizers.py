@@ -290,9 +290,10 @@ def update_rows(code, hyper, step_scalars, C, X, p0, P, state):
 
 # The loops of update_rows: row j of P (and of each state array) moves along
 # C[j] · X[j], or C[j] · X[0] when X has one row.  They index the 2-D arrays
-# directly: a view per row (P[j]) costs an atomic reference-count increment
-# and decrement, which for the short rows of small layers measured more than
-# the arithmetic.
+# directly: a view per row (P[j]) cost a reference-count increment and
+# decrement while kernels ran with numba's runtime, more than the arithmetic
+# on the short rows of small layers, and without it still costs building the
+# view.
 
 @kernel
 def _sgd(C, X, lr, wd, P):

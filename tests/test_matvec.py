@@ -1,10 +1,11 @@
-"""The one-row products (fastbp.matvec) and the view helper they rely on (fastbp._jit.matrix_view)."""
+"""The one-row products (fastbp.matvec) and the view helpers they rely on (fastbp._jit.view_function)."""
 import numba
 import numpy as np
 import pytest
 
 import fastbp
 from fastbp._jit import matrix_view
+from fastbp.layout import region, weight_view
 from fastbp.matvec import MATVEC_MAX, times, times_transposed, use_matvec
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
@@ -90,3 +91,30 @@ def test_matrix_view_is_a_reshaped_slice_sharing_memory():
 def test_matrix_view_refuses_blocks_outside_the_vector(start, m, n):
     with pytest.raises(IndexError):
         _matrix_view(np.arange(20.0), start, m, n)
+
+
+@numba.njit(_nrt=False)  # as fastbp's kernels are compiled (fastbp._jit)
+def _views_without_runtime(buffer, capacity, row_offset, b, n, layers, l):
+    block = region(buffer, capacity, row_offset, b, n)
+    W = weight_view(buffer, layers, l)
+    return block[b - 1, n - 1] + W[0, 0]
+
+
+def test_view_functions_agree_in_python_and_in_runtime_free_kernels():
+    buffer = np.arange(40.0)
+    layers = np.zeros((1, 7), dtype=np.int64)
+    layers[0, :3] = (3, 2, 30)  # n_in, n_out, W offset
+    np.testing.assert_array_equal(region(buffer, 4, 2, 3, 5), buffer[8:23].reshape(3, 5))
+    np.testing.assert_array_equal(weight_view(buffer, layers, 0), buffer[30:36].reshape(2, 3))
+    assert _views_without_runtime(buffer, 4, 2, 3, 5, layers, 0) == 22.0 + 30.0
+
+
+@pytest.mark.parametrize("row_offset,b,n", [(9, 1, 5), (0, 41, 1), (-1, 1, 1)])
+def test_view_functions_refuse_blocks_outside_the_buffer(row_offset, b, n):
+    buffer = np.arange(40.0)
+    layers = np.zeros((1, 7), dtype=np.int64)
+    layers[0, :3] = (3, 2, 0)
+    with pytest.raises(IndexError):
+        region(buffer, 4, row_offset, b, n)
+    with pytest.raises(IndexError):
+        _views_without_runtime(buffer, 4, row_offset, b, n, layers, 0)
