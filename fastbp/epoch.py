@@ -97,9 +97,8 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     # predict.  Training gathers them (shuffled rows; the weight gradient of
     # layer 0 reads them from acts).
     in_place = order.shape[0] == 0 and not with_backward and first_layer == 0
-    zero = np.int64(0)  # typed, not a literal: a literal 0 compiles region once more
-    X_batch = X[start:start + b] if in_place else region(acts, capacity, zero, b, n_in)
-    T = region(targets, capacity, zero, b, n_out)
+    X_batch = X[start:start + b] if in_place else region(acts, capacity, 0, b, n_in)
+    T = region(targets, capacity, 0, b, n_out)
     weighted = sample_weight.shape[0] > 0
     for i in range(r0, r1):
         src = start + i if order.shape[0] == 0 else order[start + i]
@@ -120,7 +119,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     if not with_loss:
         restore_fp_state(fp_state)
         return 0.0
-    Z = region(logits, capacity, zero, b, n_out)
+    Z = region(logits, capacity, 0, b, n_out)
     D = region(deltas, capacity, layers[last, ROW_OUT], b, n_out)
     weights = row_weights if weighted else row_weights[:0]
     loss = output_delta_rows(Z, A_out, T, weights, r0, r1, out_code, loss_code, scale, D)
@@ -216,15 +215,14 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         if plan[3] != 0 and b <= layers[0, N_OUT]:
             first_layer = np.int64(1)
             min_rows = plan[4]  # the rest of the step is small: fewer, larger row chunks
-            X_batch = region(acts, batch_size, np.int64(0), b, n_in)
+            X_batch = region(acts, batch_size, 0, b, n_in)
             for i in range(b):
                 src = start + i if order.shape[0] == 0 else order[start + i]
                 for j in range(n_in):
                     X_batch[i, j] = X[src, j]
             if next_ready:  # computed by the previous step's update: a^1 is in δ^1's block
-                one = np.int64(1)
-                A_1 = region(acts, batch_size, layers[0, ROW_OUT], one, layers[0, N_OUT])
-                D_1 = region(deltas, batch_size, layers[0, ROW_OUT], one, layers[0, N_OUT])
+                A_1 = region(acts, batch_size, layers[0, ROW_OUT], 1, layers[0, N_OUT])
+                D_1 = region(deltas, batch_size, layers[0, ROW_OUT], 1, layers[0, N_OUT])
                 for j in range(layers[0, N_OUT]):
                     A_1[0, j] = D_1[0, j]
             elif parallel and n_tasks > 1:

@@ -38,7 +38,7 @@ def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits,
                 no, no, zero, acts, logits, deltas, targets, row_weights, no_out)
     last = layers.shape[0] - 1
     n_out = layers[last, N_OUT]
-    A = region(acts, one, layers[last, ROW_OUT], one, n_out)
+    A = region(acts, 1, layers[last, ROW_OUT], 1, n_out)
     if loss_code == CROSS_ENTROPY:
         return np.argmax(A[0]) != np.argmax(Y[i])
     for j in range(n_out):  # binary cross-entropy: threshold 0.5 on every output
