@@ -53,3 +53,29 @@ def test_nothing_compiles_at_import_each_kernel_once_and_the_cache_is_reused(tmp
     assert first["nrt_calls"] == 0
     second = run_probe(tmp_path)
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
+
+
+def test_every_kernel_states_its_floating_point_flags():
+    """A kernel that leaves ``fastmath`` unset is compiled with the flags of the kernel that
+    first calls it (numba inherits them), and every caller then shares that code: a strict
+    helper first reached from a reassociating kernel would round differently for all
+    (fastbp._jit).  So each kernel says which flags it has."""
+    import importlib
+    import pkgutil
+
+    import numba
+
+    import fastbp
+
+    kernels = {}
+    for info in pkgutil.iter_modules(fastbp.__path__):
+        module = importlib.import_module(f"fastbp.{info.name}")
+        for attr, value in vars(module).items():
+            if isinstance(value, numba.core.registry.CPUDispatcher) and value.__module__ == module.__name__:
+                kernels[f"{module.__name__}.{attr}"] = value.targetoptions
+    assert len(kernels) > 30
+    unset = sorted(name for name, options in kernels.items() if "fastmath" not in options)
+    assert not unset, unset
+    reassociating = {name for name, options in kernels.items() if options["fastmath"]}
+    assert "fastbp.gradient_update.sgd_rows_times" in reassociating
+    assert "fastbp.optimizers.sgd_moved" not in reassociating
