@@ -24,13 +24,13 @@ order, so the result does not depend on the number of threads.
 import numpy as np
 
 from ._fpenv import flush_subnormals, restore_fp_state
-from ._jit import kernel, matrix_view
+from ._jit import cast_like, kernel, matrix_view, reassociating_kernel
 from .activations import activate_rows
 from .backward import weight_gradient_rows
 from .forward import add_bias
 from .layout import ACT, B_OFF, N_IN, N_OUT, NO_BIAS, ROW_IN, ROW_OUT, W_OFF, region
 from .matvec import times_transposed
-from .optimizers import update_rows
+from .optimizers import H1, H3, SGD_CODE, STEP_LR, sgd_moved, update_rows
 
 
 # Column of a task row (layer, j0, j1, lane) that says which lane runs it.
@@ -102,12 +102,27 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
             return
     delta = region(deltas, capacity, layers[l, ROW_OUT], b, layers[l, N_OUT])[0]
     fuse = outer and l == 0 and x_next.shape[0] > 0
+    zero, one = np.int64(0), np.int64(1)  # typed, not literals (which compile each callee once more)
+    if fuse and opt_code == SGD_CODE and hyper[H1] == 0.0 and hyper[H3] == 0.0:
+        # Plain SGD: one pass over the task's rows of W^1 both moves them and
+        # multiplies them by the next input (sgd_rows_times).  The biases
+        # first, while δ^1 still holds δ (the products overwrite it).
+        if bias0 != NO_BIAS:
+            update_rows(opt_code, hyper, step_scalars, unit, matrix_view(delta, j0, 1, j1 - j0), bias0 + j0,
+                        P, state)
+        z = matrix_view(delta, j0, 1, j1 - j0)
+        sgd_rows_times(delta[j0:j1], region(acts, capacity, layers[l, ROW_IN], one, n_in)[0],
+                       cast_like(P, step_scalars[STEP_LR]), matrix_view(P, w0 + j0 * n_in, j1 - j0, n_in),
+                       x_next, z[0])
+        add_bias(P, layers, zero, j0, z, zero, one)
+        activate_rows(z, zero, one, layers[0, ACT], slope)
+        restore_fp_state(fp_state)
+        return
     # Rows in blocks that stay in L1 when the next forward product follows;
     # the update is elementwise, so blocks do not change its bits, and a
     # multiple of 4 keeps times_transposed's row groups those of
     # first_layer_rows (same bits as the unfused step).
     block = FUSED_ROWS if fuse else j1 - j0
-    zero, one = np.int64(0), np.int64(1)  # typed, not literals (which compile each callee once more)
     for jb in range(j0, j1, block):
         je = min(jb + block, j1)
         # Two segments, weights then biases, through one update_rows call site
@@ -127,3 +142,57 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
             add_bias(P, layers, zero, jb, z, zero, one)
             activate_rows(z, zero, one, layers[0, ACT], slope)
     restore_fp_state(fp_state)
+
+
+@reassociating_kernel
+def sgd_rows_times(C, a, lr, W, x, z):
+    """Plain SGD of a one-sample step on rows of ``W``, and their product with the next input, in one pass.
+
+    Row ``j`` of ``W`` moves along ``C[j] · a`` (the outer-product gradient,
+    with exactly the operations of :func:`fastbp.optimizers.sgd_moved`), and
+    ``z[j] = W[j] · x`` with the moved row, four rows at a time: each weight
+    is read and written once, and its product with ``x`` costs no memory
+    traffic of its own.
+
+    Parameters
+    ----------
+    C : ndarray, shape (m,)
+        Scale of each row's gradient (``δ_j``).
+    a : ndarray, shape (n,)
+        This step's input row.
+    lr : float, dtype of W
+        Learning rate.
+    W : ndarray, shape (m, n), C-contiguous
+        Rows of the weights, updated in place.
+    x : ndarray, shape (n,)
+        The next step's input row.
+    z : ndarray, shape (m,)
+        Output, ``W x`` after the update.  May be ``C`` itself: ``C[j]`` is
+        read before ``z[j]`` is written.
+    """
+    m, n = W.shape
+    j = 0
+    while j + 4 <= m:
+        c0, c1, c2, c3 = C[j], C[j + 1], C[j + 2], C[j + 3]
+        t0 = t1 = t2 = t3 = cast_like(z, 0.0)
+        for i in range(n):
+            a_i, x_i = a[i], x[i]
+            w0 = sgd_moved(W[j, i], c0, a_i, lr)
+            w1 = sgd_moved(W[j + 1, i], c1, a_i, lr)
+            w2 = sgd_moved(W[j + 2, i], c2, a_i, lr)
+            w3 = sgd_moved(W[j + 3, i], c3, a_i, lr)
+            W[j, i], W[j + 1, i], W[j + 2, i], W[j + 3, i] = w0, w1, w2, w3
+            t0 += w0 * x_i
+            t1 += w1 * x_i
+            t2 += w2 * x_i
+            t3 += w3 * x_i
+        z[j], z[j + 1], z[j + 2], z[j + 3] = t0, t1, t2, t3
+        j += 4
+    for j in range(j, m):
+        c = C[j]
+        total = cast_like(z, 0.0)
+        for i in range(n):
+            w = sgd_moved(W[j, i], c, a[i], lr)
+            W[j, i] = w
+            total += w * x[i]
+        z[j] = total

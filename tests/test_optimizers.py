@@ -1,12 +1,15 @@
 """Optimizers: textbook formulas (tests/naive.py), PyTorch trajectories, schedules."""
+import numba
 import numpy as np
 import pytest
 
 import fastbp
+from fastbp.gradient_update import sgd_rows_times
 from tests import naive
 
 OPTIMIZERS = [
     (fastbp.SGD, dict(lr=0.1), naive.SGDRef),
+    (fastbp.SGD, dict(lr=0.1, weight_decay=0.01), naive.SGDRef),
     (fastbp.SGD, dict(lr=0.05, momentum=0.9), naive.SGDRef),
     (fastbp.SGD, dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01), naive.SGDRef),
     (fastbp.RMSProp, dict(lr=0.01, rho=0.9, eps=1e-8), naive.RMSPropRef),
@@ -146,6 +149,31 @@ def test_schedule_closed_forms():
     cosine = fastbp.Cosine(t_max=4, lr_min=0.0)
     assert [cosine(1.0, e) for e in (0, 2, 4, 9)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
     assert fastbp.Constant()(0.3, 100) == 0.3
+
+
+@numba.njit
+def _sgd_rows_times(C, a, lr, W, x, z):
+    sgd_rows_times(C, a, lr, W, x, z)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m,n", [(1, 5), (4, 33), (7, 16), (9, 130)])
+@pytest.mark.parametrize("z_is_C", [False, True])
+def test_plain_sgd_pass_with_next_product_matches_numpy(dtype, m, n, z_is_C):
+    """gradient_update.sgd_rows_times: the rows move exactly as the textbook step
+    ``W - lr·(C ⊗ a)`` rounds in this dtype, and ``z`` is the moved rows times ``x``
+    (four rows at a time, plus the rows left over; ``z`` may overwrite ``C``)."""
+    rng = np.random.default_rng(m * 100 + n)
+    W = rng.standard_normal((m, n)).astype(dtype)
+    C, a, x = (rng.standard_normal(k).astype(dtype) for k in (m, n, n))
+    lr = dtype(0.05)
+    want_W = W - lr * (C[:, None] * a[None, :])  # NumPy, elementwise in this dtype
+    want_z = want_W.astype(np.float64) @ x.astype(np.float64)
+    z = C if z_is_C else np.full(m, np.nan, dtype)
+    _sgd_rows_times(C.copy() if not z_is_C else C, a, lr, W, x, z)
+    np.testing.assert_array_equal(W, want_W)  # the same operations, so the same bits
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z, want_z, **tol)
 
 
 def test_state_is_allocated_once_and_updated_in_place():
