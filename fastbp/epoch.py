@@ -261,8 +261,10 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         # Per-sample steps with a split first layer: the update of W^1 also
         # computes the next step's a^1 (gradient_update_task's x_next), while
-        # each block of rows is in cache.  Same bits as computing it in the
-        # next step.  Not with sample weights (a zero-weight sample is skipped).
+        # each block of rows is in cache: the same bits as computing it in the
+        # next step, except with plain SGD, whose single pass sums it in
+        # another (fixed) order.  Not with sample weights (a zero-weight
+        # sample is skipped).
         x_next = X[0][:0]
         if (apply_update and batch_size == 1 and plan[3] != 0 and sample_weight.shape[0] == 0
                 and k + 1 < first_batch + n_batches):

@@ -314,9 +314,8 @@ def _sgd(C, X, lr, wd, P):
         c, x = C[j], min(j, X.shape[0] - 1)
         if wd == 0:
             # Without weight decay ∇ + 0·θ is ∇, bit for bit (θ finite), and
-            # skipping the two operations measured 1.2x on the update of a
-            # 128×784 block: at one add or multiply per cycle and vector, the
-            # loop is bound by its arithmetic, not by memory.
+            # skipping its two operations per parameter measured 1.24x on the
+            # update of a 128×784 block (13.1 against 10.5 µs, one thread).
             for i in range(P.shape[1]):
                 P[j, i] = sgd_moved(P[j, i], c, X[x, i], lr)
         else:
