@@ -12,7 +12,14 @@ prints, per optimizer and batch size, the median (and best) samples/s of each
 and the ratio current / base.  ``--predict`` times ``Network.predict`` of all
 the samples instead (rows/s).  The inputs have a third of their columns always
 0 (like MNIST's border pixels), so optimizer state that only decays is part of
-the picture.  Each copy compiles into its own numba cache on first use.
+the picture.
+
+Both copies compile into a private numba cache, a temporary directory (unless
+``NUMBA_CACHE_DIR`` is set): in one process the two copies share numba's
+compiled subroutines (numba keys them by code object, and two identical
+functions from different files compare equal), so kernels of ``fastbp``
+cached in the working tree would refer to ``fastbp_base`` and fail to load
+in any later process (``ModuleNotFoundError: No module named 'fastbp_base'``).
 """
 import argparse
 import importlib
@@ -86,6 +93,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     root = tempfile.mkdtemp(prefix="fastbp-ab-")
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(root, "numba-cache"))  # before numba loads (see above)
     extract(args.base, root)
     sys.path.insert(0, root)
     base = importlib.import_module("fastbp_base")
