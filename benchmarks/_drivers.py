@@ -29,6 +29,13 @@ except ImportError as error:  # an old commit: the kernel benchmarks skip
 else:
     UNAVAILABLE = None
 
+try:  # newer than the kernels above: its own flag, so that only its benchmark skips
+    from fastbp.gradient_update import sgd_rows_times
+except ImportError as error:
+    SGD_PASS_UNAVAILABLE = f"fastbp.gradient_update.sgd_rows_times not importable: {error}"
+else:
+    SGD_PASS_UNAVAILABLE = None
+
 _FLAGS = dict(parallel=True, cache=True, nogil=True, error_model="numpy")
 
 
@@ -158,3 +165,11 @@ def update_chunk_count(n_params, n_state):
     if hasattr(parallel, "update_chunks"):
         return int(parallel.update_chunks(n_params, n_state))
     return int(parallel.max_threads())
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def sgd_pass_run(C, a, lr, W, x, z, n_iter):
+    """``sgd_rows_times`` (plain SGD of a one-sample step on the rows of ``W``,
+    and their product with the next input) ``n_iter`` times."""
+    for _ in range(n_iter):
+        sgd_rows_times(C, a, lr, W, x, z)

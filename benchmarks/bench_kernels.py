@@ -1,4 +1,5 @@
-"""Per-kernel benchmarks: forward, δ recursion, weight gradients, optimizer updates.
+"""Per-kernel benchmarks: forward, δ recursion, weight gradients, optimizer updates,
+and per-sample plain SGD's single pass over a first layer.
 
 Each kernel runs through a compiled driver of :mod:`benchmarks._drivers`,
 over the same row chunks / ``(layer, j0, j1)`` tasks as the compiled epoch and
@@ -129,3 +130,30 @@ class OptimizerUpdate(_KernelBase):
     def time_update(self, *params):
         self.d.update_chunks_run(self.n_chunks, self.code, self.hyper, self.ws["step_scalars"], self.ws["G"],
                                  self.P, self.state, self.unit, self.parallel, 1)
+
+
+class PlainSGDPass:
+    """``fastbp.gradient_update.sgd_rows_times``: per-sample plain SGD on the 128
+    rows of a ``128 × n_in`` first layer, with the next input's product in the
+    same pass (one thread: the epoch runs it once per task and lane)."""
+
+    params = [[256, 784, 2048], DTYPES]
+    param_names = ["n_in", "dtype"]
+
+    def setup(self, n_in, dtype):
+        from . import _drivers
+
+        if _drivers.SGD_PASS_UNAVAILABLE:
+            raise NotImplementedError(_drivers.SGD_PASS_UNAVAILABLE)
+        self.d = _drivers
+        rng = np.random.default_rng(0)
+        dtype = np.dtype(dtype).type
+        self.W = rng.standard_normal((128, n_in)).astype(dtype)
+        self.C = (rng.standard_normal(128) * 1e-3).astype(dtype)
+        self.a, self.x = (rng.standard_normal(n_in).astype(dtype) for _ in range(2))
+        self.z = np.zeros(128, dtype)
+        self.lr = dtype(1e-3)
+        self.time_pass()
+
+    def time_pass(self, *params):
+        self.d.sgd_pass_run(self.C, self.a, self.lr, self.W, self.x, self.z, 1)
