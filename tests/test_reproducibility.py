@@ -116,11 +116,10 @@ def test_memory_does_not_grow_over_epochs():
     assert rss[-1] - rss[0] < 1024 * 1024, rss
 
 
-def test_next_forward_fused_into_the_update_gives_the_same_bits():
-    """Per-sample steps with a split first layer compute the next a^1 inside the update
-    (gradient_update_task's x_next); with sample weights that fusion is off.  Weights of
-    one change nothing else, so both runs must agree to the bit.  (Plain SGD fuses
-    further, see the next test.)"""
+def _per_sample_runs_without_and_with_unit_weights(make_optimizer):
+    """Parameters and loss history of two per-sample fits of a net whose first layer is
+    split over the threads: without sample weights (the update computes the next a^1,
+    gradient_update_task's x_next) and with weights of one (that fusion is off)."""
     rng = np.random.default_rng(7)
     X = rng.normal(size=(40, 256)).astype(np.float32)
     y = rng.integers(0, 4, size=40)
@@ -128,27 +127,26 @@ def test_next_forward_fused_into_the_update_gives_the_same_bits():
     for sample_weight in (None, np.ones(40, np.float32)):
         net = fastbp.Network([256, 128, 4], activation="tanh", output="softmax", loss="cross_entropy",
                              dtype=np.float32, seed=5)
-        net.fit(X, y, epochs=2, batch_size=1, optimizer=fastbp.SGD(lr=1e-2, momentum=0.9),
-                sample_weight=sample_weight)
-        runs.append(net.parameters.copy())
-    np.testing.assert_array_equal(runs[0], runs[1])
+        history = net.fit(X, y, epochs=2, batch_size=1, optimizer=make_optimizer(), sample_weight=sample_weight)
+        runs.append((net.parameters.copy(), history.loss))
+    return runs
+
+
+def test_next_forward_fused_into_the_update_gives_the_same_bits():
+    """Weights of one change nothing but the fusion, so both runs must agree to the bit.
+    (Plain SGD fuses further, see the next test.)"""
+    (unweighted, _), (weighted, _) = _per_sample_runs_without_and_with_unit_weights(
+        lambda: fastbp.SGD(lr=1e-2, momentum=0.9))
+    np.testing.assert_array_equal(unweighted, weighted)
 
 
 def test_plain_sgd_pass_over_the_first_layer_agrees_with_the_unfused_step():
     """Plain SGD moves the first layer's rows and multiplies them by the next input in
-    one pass (gradient_update.sgd_rows_times); with sample weights that fusion is off.
-    The weights move by the same operations, but the next a^1 is summed in another order
-    than the separate product's (each fixed when compiled, whatever the thread count), so
-    the runs agree to float32 rounding, not to the bit."""
-    rng = np.random.default_rng(7)
-    X = rng.normal(size=(40, 256)).astype(np.float32)
-    y = rng.integers(0, 4, size=40)
-    runs = []
-    for sample_weight in (None, np.ones(40, np.float32)):
-        net = fastbp.Network([256, 128, 4], activation="tanh", output="softmax", loss="cross_entropy",
-                             dtype=np.float32, seed=5)
-        history = net.fit(X, y, epochs=2, batch_size=1, optimizer=fastbp.SGD(lr=1e-2),
-                          sample_weight=sample_weight)
-        runs.append((net.parameters.copy(), history.loss))
-    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-5)
+    one pass (gradient_update.sgd_rows_times).  The weights move by the same operations,
+    but the next a^1 is summed in another order than the separate product's (each fixed
+    when compiled, whatever the thread count), so the runs agree to float32 rounding, not
+    to the bit."""
+    (unweighted, loss), (weighted, weighted_loss) = _per_sample_runs_without_and_with_unit_weights(
+        lambda: fastbp.SGD(lr=1e-2))
+    np.testing.assert_allclose(unweighted, weighted, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(loss, weighted_loss, rtol=1e-5)
