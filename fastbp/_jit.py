@@ -16,7 +16,7 @@ Flags, and why:
   that first calls it, so a strict helper first reached from a
   :func:`reassociating_kernel` would be compiled reassociated, for every
   caller (``sgd_moved``'s float32 updates were then one ulp off the
-  textbook step in ~8 % of elements).
+  textbook step in 8 % of a test block's elements).
 * ``nogil=True``: kernels release the GIL, so Python threads can predict with
   the same network concurrently.
 * ``_nrt=False``: compiled without numba's runtime (NRT), which fastbp's

@@ -13,7 +13,7 @@ How the gradient ``∂L/∂W^l = δ^lᵀ a^{l-1}`` is computed depends on the ba
   (:func:`fastbp.optimizers.update_rows`): every parameter is read and written
   once, and no gradient array is written at all.  Measured on 784-128-10
   (1 thread, SGD): 13.5 µs per step for all tasks, against 15 µs for the
-  gradient written by BLAS plus 15 µs for the update reading it back;
+  gradient written by BLAS plus 15 µs for the update reading it back.
   When the next sample's first-layer product is computed during the update
   (``x_next`` of :func:`gradient_update_task`), plain SGD (no momentum, no
   weight decay) does both in one pass over each row (:func:`sgd_rows_times`):
@@ -122,10 +122,9 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
         # Plain SGD: one pass over the task's rows of W^1 both moves them and
         # multiplies them by the next input (sgd_rows_times).  The biases
         # first, while δ^1 still holds δ (the products overwrite it).
+        z = matrix_view(delta, j0, 1, j1 - j0)  # δ of these rows, then their next a^1
         if bias0 != NO_BIAS:
-            update_rows(opt_code, hyper, step_scalars, unit, matrix_view(delta, j0, 1, j1 - j0), bias0 + j0,
-                        P, state)
-        z = matrix_view(delta, j0, 1, j1 - j0)
+            update_rows(opt_code, hyper, step_scalars, unit, z, bias0 + j0, P, state)
         sgd_rows_times(delta[j0:j1], region(acts, capacity, layers[l, ROW_IN], one, n_in)[0],
                        cast_like(P, step_scalars[STEP_LR]), matrix_view(P, w0 + j0 * n_in, j1 - j0, n_in),
                        x_next, z[0])

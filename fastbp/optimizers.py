@@ -303,7 +303,8 @@ def sgd_moved(p, c, x, lr):
     :func:`fastbp.gradient_update.sgd_rows_times`, compiled with reassociation
     for its dot product, moves each parameter with exactly the operations of
     :func:`_sgd` (LLVM inlines it; its instructions keep their own, strict,
-    floating-point flags).
+    floating-point flags, which :func:`fastbp._jit.kernel` states so that
+    numba does not compile it with its first caller's).
     """
     return p - lr * (c * x)
 
