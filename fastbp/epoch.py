@@ -8,6 +8,13 @@ A step is two parallel regions, with no Python and no allocation between them:
    parameters updated by the optimizer as soon as their gradient is written
    (:mod:`fastbp.gradient_update`).
 
+On a machine with many threads, big leading layers are computed layer by
+layer in 2-D tiles instead (:func:`fastbp.parallel.tiled_layers`): a region
+gathers the batch's rows, one region per tiled layer computes its output
+(:func:`fastbp.forward.forward_tile`), round 1 starts after them, and one
+region per tiled layer below the first continues the δ recursion
+(:func:`fastbp.backward.backprop_tile`) before round 2.
+
 When the first layer dominates the network (:func:`fastbp.parallel.row_plan`),
 its forward product runs first, in a region of its own, split by rows of
 ``W^1`` over the same lanes as round 2 (:func:`fastbp.forward.first_layer_rows`);
@@ -25,8 +32,8 @@ from numba import prange
 from ._fpenv import flush_subnormals, restore_fp_state
 from ._jit import kernel, parallel_kernel
 from ._rng import shuffle_in_place
-from .backward import backprop_rows
-from .forward import first_layer_rows, forward_rows
+from .backward import backprop_rows_to, backprop_tile
+from .forward import first_layer_rows, forward_rows, forward_tile
 from .gradient_update import LANE, gradient_update_task
 from .layout import N_IN, N_OUT, ROW_OUT, region
 from .losses import output_delta_rows
@@ -46,6 +53,45 @@ def chunk_rows(b, max_chunks, min_rows):
     """Rows per chunk for a batch of ``b`` rows (see fastbp.parallel.row_plan)."""
     n_chunks = max(1, min(max_chunks, b // min_rows))
     return (b + n_chunks - 1) // n_chunks
+
+
+@kernel
+def tile_rows(rows, columns, n_tiles):
+    """Rows of a grid of ``n_tiles`` tiles over a ``(rows, columns)`` product.
+
+    The grid ``tr × tc = n_tiles`` whose tile reads the fewest operand rows,
+    ``rows / tr + columns / tc`` (its rows of the left operand and its rows
+    or columns of ``W``, each as long as the inner dimension); ties go to the
+    fewer tile rows.  Depends on the shapes and ``n_tiles`` only (see
+    fastbp.parallel.tiled_layers).
+    """
+    best, best_cost = 1, np.inf
+    for tr in range(1, n_tiles + 1):
+        tc = n_tiles // tr
+        if tr * tc == n_tiles and tr <= max(1, rows) and tc <= max(1, columns):
+            cost = rows / tr + columns / tc
+            if cost < best_cost:
+                best, best_cost = tr, cost
+    return best
+
+
+@kernel
+def tile_bounds(t, tr, tiles, b, n):
+    """Batch rows ``r0:r1`` and units ``j0:j1`` of tile ``t`` of ``tiles``, ``tr`` tile rows
+    over a batch of ``b`` rows and ``n`` units."""
+    tc = tiles // tr
+    r, c = np.int64(t) // tc, np.int64(t) % tc
+    return r * b // tr, (r + 1) * b // tr, c * n // tc, (c + 1) * n // tc
+
+
+@kernel
+def gather_rows(X, order, start, r0, r1, X_batch):
+    """``X_batch[r0:r1] = X[order[start + r0 : start + r1]]`` (``X[start + r0 : start + r1]``
+    when ``order`` is empty)."""
+    for i in range(r0, r1):
+        src = start + i if order.shape[0] == 0 else order[start + i]
+        for j in range(X.shape[1]):
+            X_batch[i, j] = X[src, j]
 
 
 @kernel
@@ -124,7 +170,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     weights = row_weights if weighted else row_weights[:0]
     loss = output_delta_rows(Z, A_out, T, weights, r0, r1, out_code, loss_code, scale, D)
     if with_backward:
-        backprop_rows(P, layers, slope, capacity, b, r0, r1, acts, deltas)
+        backprop_rows_to(P, layers, slope, capacity, b, r0, r1, max(1, first_layer), acts, deltas)
     restore_fp_state(fp_state)
     return loss
 
@@ -132,7 +178,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
 @parallel_kernel
 def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuffle, apply_update,
                   layers, slope, out_code, loss_code, opt_code, hyper, schedule,
-                  plan, tasks, parallel,
+                  plan, tasks, parallel, tiled_plan,
                   order, rng_state, P, state, counters, totals,
                   acts, logits, deltas, targets, row_weights, G, loss_parts, step_scalars, unit):
     """Run batches ``first_batch ... first_batch + n_batches - 1`` of an epoch.
@@ -162,6 +208,12 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         Row plan (:func:`fastbp.parallel.row_plan`; ``max_chunks`` is also
         the number of task lanes), gradient-and-update tasks
         (``fastbp.parallel``) and whether to run chunks in parallel regions.
+    tiled_plan : ndarray or None
+        ``plan`` when it computes leading layers in tiles (``plan[5] > 0``,
+        :func:`fastbp.parallel.tiled_layers`), else None: numba then drops the
+        tiled step's branches before compiling (the ``is None`` tests on an
+        argument typed None), so a machine that never tiles never compiles
+        them (3.4 s more of a cold first fit, measured).
     order : ndarray, shape (n_samples,) or (0,), int64
         Sample order (in/out: shuffled in place).
     rng_state : ndarray, shape (1,), uint64
@@ -215,11 +267,7 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
         if plan[3] != 0 and b <= layers[0, N_OUT]:
             first_layer = np.int64(1)
             min_rows = plan[4]  # the rest of the step is small: fewer, larger row chunks
-            X_batch = region(acts, batch_size, 0, b, n_in)
-            for i in range(b):
-                src = start + i if order.shape[0] == 0 else order[start + i]
-                for j in range(n_in):
-                    X_batch[i, j] = X[src, j]
+            gather_rows(X, order, start, np.int64(0), b, region(acts, batch_size, 0, b, n_in))
             if next_ready:  # computed by the previous step's update: a^1 is in δ^1's block
                 A_1 = region(acts, batch_size, layers[0, ROW_OUT], 1, layers[0, N_OUT])
                 D_1 = region(deltas, batch_size, layers[0, ROW_OUT], 1, layers[0, N_OUT])
@@ -234,6 +282,29 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
                 for t in range(n_tasks):
                     if tasks[t, 0] == 0:
                         first_layer_rows(np.int64(t), tasks, P, layers, slope, batch_size, b, acts, deltas)
+        elif tiled_plan is not None:
+            # Big leading layers on many threads: each one in 2-D tiles
+            # (fastbp.parallel.tiled_layers), the rest of the step in row chunks.
+            first_layer = tiled_plan[5]
+            min_rows = tiled_plan[6]
+            tiles = tiled_plan[0]
+            X_batch = region(acts, batch_size, 0, b, n_in)
+            if parallel:
+                for t in prange(tiles):
+                    gather_rows(X, order, start, np.int64(t) * b // tiles, (np.int64(t) + 1) * b // tiles, X_batch)
+            else:
+                gather_rows(X, order, start, np.int64(0), b, X_batch)
+            for l in range(first_layer):
+                n_out = layers[l, N_OUT]
+                tr = tile_rows(batch_size, n_out, tiles)
+                if parallel:
+                    for t in prange(tiles):
+                        r0, r1, j0, j1 = tile_bounds(t, tr, tiles, b, n_out)
+                        forward_tile(P, layers, slope, batch_size, b, l, r0, r1, j0, j1, acts)
+                else:
+                    for t in range(tiles):
+                        r0, r1, j0, j1 = tile_bounds(t, tr, tiles, b, n_out)
+                        forward_tile(P, layers, slope, batch_size, b, l, r0, r1, j0, j1, acts)
         rows = chunk_rows(b, plan[0], min_rows)
         n_chunks = (b + rows - 1) // rows
         if parallel and n_chunks > 1:
@@ -258,6 +329,19 @@ def train_batches(X, Y, sample_weight, batch_size, first_batch, n_batches, shuff
             return
         totals[LOSS_SUM] += loss
         totals[SAMPLES] += weight
+        if tiled_plan is not None:  # the δ recursion through the tiled layers (row chunks stopped at W^k)
+            tiles = tiled_plan[0]
+            for l in range(first_layer - 1, 0, -1):
+                n_units = layers[l, N_IN]
+                tr = tile_rows(batch_size, n_units, tiles)
+                if parallel:
+                    for t in prange(tiles):
+                        r0, r1, j0, j1 = tile_bounds(t, tr, tiles, b, n_units)
+                        backprop_tile(P, layers, slope, batch_size, b, l, r0, r1, j0, j1, acts, deltas)
+                else:
+                    for t in range(tiles):
+                        r0, r1, j0, j1 = tile_bounds(t, tr, tiles, b, n_units)
+                        backprop_tile(P, layers, slope, batch_size, b, l, r0, r1, j0, j1, acts, deltas)
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         # Per-sample steps with a split first layer: the update of W^1 also
         # computes the next step's a^1 (gradient_update_task's x_next), while

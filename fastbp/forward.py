@@ -4,7 +4,9 @@ Rows of a batch are independent in the forward pass, so the driver splits a
 batch into fixed row chunks and calls :func:`forward_rows` once per chunk,
 possibly in parallel; the matmul of each chunk is one single-threaded BLAS call
 (:func:`fastbp.blas.gemm`, SciPy's OpenBLAS), or for one-row batches through
-small layers a loop (:mod:`fastbp.matvec`).
+small layers a loop (:mod:`fastbp.matvec`).  With many threads a training
+step computes big leading layers one at a time in 2-D tiles instead
+(:func:`forward_tile`, see :func:`fastbp.parallel.tiled_layers`).
 """
 import numpy as np
 
@@ -94,6 +96,40 @@ def forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, inputs, act
                 for j in range(n_out):
                     A_out[i, j] = Z[i, j]
         activate_rows(A_out, r0, r1, layers[l, ACT], slope)
+
+
+@kernel
+def forward_tile(P, layers, slope, capacity, b, l, r0, r1, j0, j1, acts):
+    """One tile of a hidden layer's output: ``a^l[r0:r1, j0:j1]``.
+
+    ``f(a^{l-1}[r0:r1] W[j0:j1]ᵀ + b[j0:j1])``, one BLAS call that packs
+    only rows ``j0:j1`` of ``W`` (see :func:`fastbp.parallel.tiled_layers`).
+    Runs with subnormals flushed to zero on the calling thread
+    (:mod:`fastbp._fpenv`).
+
+    Parameters
+    ----------
+    P, layers, slope, capacity, b
+        As in :func:`forward_rows`.
+    l : int
+        A hidden layer (not the output layer); ``a^{l-1}`` (for ``l = 0`` the
+        batch's gathered input rows, region 0 of ``acts``) must be complete.
+    r0, r1, j0, j1 : int
+        Rows of the batch and output units of the tile (either range may be
+        empty).
+    acts : ndarray, shape (workspace,)
+        Activation workspace; on exit holds the tile of ``a^l``.
+    """
+    fp_state = flush_subnormals()
+    zero = np.int64(0)  # typed, not a literal 0 (which compiles each callee once more)
+    W = weight_view(P, layers, l)
+    A_in = region(acts, capacity, layers[l, ROW_IN], b, layers[l, N_IN])
+    A_out = region(acts, capacity, layers[l, ROW_OUT], b, layers[l, N_OUT])
+    Z = A_out[r0:r1, j0:j1]  # rows of a^l: BLAS writes them with a^l's row stride
+    gemm(A_in[r0:r1], False, W[j0:j1], True, Z)
+    add_bias(P, layers, l, j0, Z, zero, r1 - r0)
+    activate_rows(Z, zero, r1 - r0, layers[l, ACT], slope)
+    restore_fp_state(fp_state)
 
 
 @kernel

@@ -270,6 +270,8 @@ class Network:
                 unit=np.ones(1, self.dtype),
                 G=np.zeros(self._P.size, self.dtype),
                 plan=plan,
+                # train_batches compiles its tiled step only for a plan that tiles
+                tiled_plan=plan if plan[5] > 0 else None,
                 tasks=parallel.gradient_tasks(self._layers, capacity),
             )
             cache[capacity] = ws
@@ -394,7 +396,7 @@ class Network:
         with parallel.threads(n_threads) as used:
             train_batches(X2, Y2, w, n, 0, 1, False, False, self._layers, self.leaky_slope, self._out_code,
                           self._loss_code, 0, np.zeros(6), np.zeros(3), ws["plan"], ws["tasks"], used > 1,
-                          np.empty(0, np.int64), self._rng_state.copy(), self._P, no_state, counters,
+                          ws["tiled_plan"], np.empty(0, np.int64), self._rng_state.copy(), self._P, no_state, counters,
                           ws["totals"], ws["acts"], ws["logits"], ws["deltas"],
                           ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"],
                           ws["unit"])

@@ -234,7 +234,7 @@ def fit(net, X, Y, epochs=1, batch_size=32, optimizer=None, shuffle=True, n_thre
         def run(first, count):
             train_batches(X2, Y2, W2, batch_size, first, count, shuffle, True, net._layers, net.leaky_slope,
                           net._out_code, net._loss_code, optimizer.code, hyper, schedule, ws["plan"],
-                          ws["tasks"], used > 1, order, net._rng_state, net._P, optimizer.state,
+                          ws["tasks"], used > 1, ws["tiled_plan"], order, net._rng_state, net._P, optimizer.state,
                           net._counters, ws["totals"], ws["acts"], ws["logits"], ws["deltas"],
                           ws["targets"], ws["row_weights"], ws["G"], ws["loss_parts"], ws["step_scalars"],
                           ws["unit"])

@@ -18,6 +18,8 @@ SCRIPT = textwrap.dedent("""
     y = rng.integers(0, 10, size=300)
     X2 = rng.normal(size=(40, 256)).astype(np.float32)
     y2 = rng.integers(0, 4, size=40)
+    X3 = rng.normal(size=(72, 512)).astype(np.float32)
+    y3 = rng.integers(0, 10, size=72)
     digests = []
     for n_threads in [int(t) for t in sys.argv[1].split(",")]:
         net = fastbp.Network([48, 160, 96, 10], activation=["relu", "tanh"], output="softmax",
@@ -31,7 +33,12 @@ SCRIPT = textwrap.dedent("""
         # Plain SGD takes its own fused pass there (gradient_update.sgd_rows_times).
         wide.fit(X2, y2, epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=1e-2), n_threads=n_threads)
         wide.fit(X2, y2, epochs=2, batch_size=8, optimizer=fastbp.SGD(lr=1e-2, momentum=0.9), n_threads=n_threads)
-        digests.append(hashlib.sha256(net.parameters.tobytes() + wide.parameters.tobytes()).hexdigest())
+        # Big leading layers in 2-D tiles (parallel.tiled_layers: 4 threads or more).
+        big = fastbp.Network([512, 512, 512, 10], activation="tanh", output="softmax", loss="cross_entropy",
+                             dtype=np.float32, seed=5)
+        big.fit(X3, y3, epochs=1, batch_size=32, optimizer=fastbp.Adam(lr=1e-3), n_threads=n_threads)
+        digests.append(hashlib.sha256(net.parameters.tobytes() + wide.parameters.tobytes()
+                                      + big.parameters.tobytes()).hexdigest())
     print(" ".join(digests))
 """)
 
@@ -50,7 +57,7 @@ def test_bit_identical_with_1_2_and_4_threads_and_across_processes():
     assert second[0] == first[0]
 
 
-def test_work_is_really_split_in_that_setting():
+def test_work_is_really_split_in_that_setting(monkeypatch):
     # The network of the script is split in several row chunks and gradient
     # tasks when 4 threads are available, so the test above exercises them.
     from fastbp.layout import build_layer_table
@@ -65,6 +72,11 @@ def test_work_is_really_split_in_that_setting():
     assert row_plan(wide, 1)[2] == 1  # the per-sample fit splits its first layer,
     assert row_plan(wide, 8)[3] == 1  # and so does the batch-8 fit
     assert sum(task[0] == 0 for task in gradient_tasks(wide, 1)) >= 2
+    from fastbp import parallel
+
+    monkeypatch.setattr(parallel, "max_threads", lambda: 4)  # the script's NUMBA_NUM_THREADS
+    big, _ = build_layer_table([512, 512, 512, 10], [2, 2, 5], True)
+    assert row_plan(big, 32)[5] == 2  # its two big layers are tiled
 
 
 def test_gradient_tasks_cover_every_row_once_in_balanced_lanes():
