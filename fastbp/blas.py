@@ -56,8 +56,14 @@ OTHER_MIN_MACS = 1 << 20
 # code refers to the table by symbol name, so cached kernels find it too.
 _KINDS = ("s", "d")
 _MIN_MACS = len(_KINDS)
-_TABLE_SYMBOL = "fastbp_gemm_table"
-_table = (ctypes.c_int64 * (len(_KINDS) + 1))(*([0] * len(_KINDS) + [OTHER_MIN_MACS]))
+# ...and the largest product OpenBLAS runs with its small-matrix kernels (0:
+# none known), see set_openblas_small_limit.
+_SMALL_MACS = _MIN_MACS + 1
+# The symbol names the module (two fastbp copies in one process, as in
+# benchmarks.ab, keep their own tables) and the table's layout version (a
+# kernel compiled for another layout cannot find it).
+_TABLE_SYMBOL = __name__.replace(".", "_") + "_gemm_table_v2"
+_table = (ctypes.c_int64 * (len(_KINDS) + 2))(*([0] * len(_KINDS) + [OTHER_MIN_MACS, 0]))
 llvmlite.binding.add_symbol(_TABLE_SYMBOL, ctypes.addressof(_table))
 _chosen = {"name": "openblas", "library": None}
 # MKL's service constants (mkl_service.h).
@@ -120,6 +126,49 @@ def min_macs():
     return int(_table[_MIN_MACS])
 
 
+# OpenBLAS runs products of at most 100³ multiply-adds with "small-matrix"
+# kernels that skip packing, on its SkylakeX-class cores (the AVX-512 ones).
+# Just above that limit its packed path ran 1.6-2.1x slower on the training
+# step's float32 shapes (python -m benchmarks.openblas_small, one thread:
+# A·Wᵀ of 16 × 128 × 784 in 53.5 µs whole, 34.1 µs in two pieces of 8 rows;
+# D·W of 16 × 784 × 128 55.5 against 27.0 µs; Dᵀ·A of 128 × 784 × 16 56.5
+# against 33.7 µs), so gemm splits float32 products of up to twice the limit
+# by rows into pieces under it.  Not float64: dgemm's pieces read 0.72-1.24x
+# over three runs.  Nor larger products: 32 × 128 × 784 and 64 × 64 × 784 read
+# 0.8-1.5x split, never reliably faster.
+OPENBLAS_SMALL_MACS = 100 ** 3
+OPENBLAS_SMALL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+# Pieces of at least this many rows (multiples of it): 9-row pieces ran
+# slower than 8-row ones, and pieces of a few rows lose to one packed call.
+SPLIT_ROWS = 8
+
+
+def set_openblas_small_limit(core):
+    """Tell the kernels which OpenBLAS core type serves their products.
+
+    Called by :func:`fastbp.parallel.threads` once SciPy's OpenBLAS (the
+    one numba calls) is loaded, with its core type as threadpoolctl reports
+    it.  On a SkylakeX-class core, float32 products of ``OPENBLAS_SMALL_MACS``
+    to twice that many multiply-adds that OpenBLAS serves are split by rows
+    into pieces it runs with its small-matrix kernels; elsewhere nothing is
+    split.
+    The split depends on the shapes only, so results stay independent of the
+    thread count.
+
+    Parameters
+    ----------
+    core : str or None
+        OpenBLAS's ``architecture`` (``"SkylakeX"``, ``"Haswell"``, ...).
+    """
+    small = str(core).lower() in OPENBLAS_SMALL_CORES
+    _table[_SMALL_MACS] = OPENBLAS_SMALL_MACS if small else 0
+
+
+def openblas_small_limit():
+    """Largest product (multiply-adds) gemm leaves whole to OpenBLAS's small-matrix kernels (0: no split)."""
+    return int(_table[_SMALL_MACS])
+
+
 def _load_mkl():
     """Load MKL's runtime library, sequential and with 32-bit integers.
 
@@ -174,6 +223,26 @@ def gemm(A, transpose_a, B, transpose_b, C):
 
 
 @register_jitable
+def _small_rows(m, n, k, small_macs, other_library, other_min_macs):
+    """Rows per piece of an ``m × n × k`` product (``m``: whole).
+
+    Split only when OpenBLAS serves the product (no other library chosen, or
+    the product under its ``min_macs``), its small-matrix kernels are known
+    here (``small_macs > 0``) and the product is between ``small_macs`` and
+    twice that: pieces of the most multiples of ``SPLIT_ROWS`` rows under
+    ``small_macs`` (see :func:`set_openblas_small_limit`).
+    """
+    macs = m * n * k
+    if small_macs <= 0 or macs <= small_macs or macs > 2 * small_macs:
+        return m
+    if other_library != 0 and macs >= other_min_macs:
+        return m
+    rows = small_macs // (n * k)
+    rows -= rows % SPLIT_ROWS
+    return rows if rows >= SPLIT_ROWS else m
+
+
+@register_jitable
 def _check_operands(A, transpose_a, B, transpose_b, C):
     """Raise ``ValueError`` unless BLAS can compute ``C = op(A) @ op(B)``.
 
@@ -225,6 +294,24 @@ if not numba.config.DISABLE_JIT:
     # sgemm_/dgemm_(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), all by address.
     _FORTRAN_GEMM = ir.FunctionType(ir.VoidType(), [_VOID_P] * 13)
 
+    def _load_table_entry(builder, i):
+        """Load entry ``i`` of the product table (``_table``, found by symbol name)."""
+        table = builder.module.globals.get(_TABLE_SYMBOL)
+        if table is None:  # declared here, defined by _table (add_symbol)
+            table = ir.GlobalVariable(builder.module, ir.ArrayType(_INT64, len(_table)), _TABLE_SYMBOL)
+        return builder.load(builder.gep(table, [ir.Constant(_INT32, 0), ir.Constant(_INT32, i)]))
+
+    @intrinsic
+    def _table_entry(typingctx, index):
+        """Entry ``index`` (a literal int) of the product table, read at run time."""
+        if not isinstance(index, types.IntegerLiteral):
+            return None
+
+        def codegen(context, builder, signature, args):
+            return _load_table_entry(builder, index.literal_value)
+
+        return types.int64(index), codegen
+
     @intrinsic
     def _column_major_gemm(typingctx, transa, transb, m, n, k, A, lda, B, ldb, C, ldc):
         """Fortran ``?gemm(transa, transb, m, n, k, 1, A, lda, B, ldb, 0, C, ldc)``.
@@ -248,13 +335,10 @@ if not numba.config.DISABLE_JIT:
                     for value, ty in ((A, tA), (B, tB), (C, tC))]
             alpha = builder.bitcast(make_constant_slot(context, builder, dtype, 1.0), _VOID_P)
             beta = builder.bitcast(make_constant_slot(context, builder, dtype, 0.0), _VOID_P)
-            table = builder.module.globals.get(_TABLE_SYMBOL)
-            if table is None:  # declared here, defined by _table (add_symbol)
-                table = ir.GlobalVariable(builder.module, ir.ArrayType(_INT64, len(_table)), _TABLE_SYMBOL)
             kind = get_blas_kind(dtype, "gemm")
 
             def entry(i):
-                return builder.load(builder.gep(table, [ir.Constant(_INT32, 0), ir.Constant(_INT32, i)]))
+                return _load_table_entry(builder, i)
 
             chosen = entry(_KINDS.index(kind))
             macs = builder.mul(builder.mul(sizes[0], sizes[1]), sizes[2])
@@ -290,6 +374,9 @@ if not numba.config.DISABLE_JIT:
                    and X.dtype == C.dtype for X in (A, B, C)):
             return None
 
+        kind = _KINDS.index(get_blas_kind(C.dtype, "gemm"))
+        split = C.dtype == types.float32  # dgemm's small kernels did not win reliably (OPENBLAS_SMALL_MACS)
+
         def impl(A, transpose_a, B, transpose_b, C):
             k, lda, ldb, ldc = _check_operands(A, transpose_a, B, transpose_b, C)
             m, n = C.shape
@@ -300,7 +387,19 @@ if not numba.config.DISABLE_JIT:
                 return
             # Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ: B
             # goes first, and each row stride is a leading dimension.
-            _column_major_gemm(transpose_b, transpose_a, n, m, k, B, ldb, A, lda, C, ldc)
+            small_macs = _table_entry(_SMALL_MACS) if split else 0
+            rows = _small_rows(m, n, k, small_macs, _table_entry(kind), _table_entry(_MIN_MACS))
+            if rows >= m:
+                _column_major_gemm(transpose_b, transpose_a, n, m, k, B, ldb, A, lda, C, ldc)
+                return
+            for r0 in range(0, m, rows):  # pieces for OpenBLAS's small-matrix kernels
+                r1 = min(m, r0 + rows)
+                if transpose_a:
+                    _column_major_gemm(transpose_b, transpose_a, n, r1 - r0, k, B, ldb, A[:, r0:r1], lda,
+                                       C[r0:r1], ldc)
+                else:
+                    _column_major_gemm(transpose_b, transpose_a, n, r1 - r0, k, B, ldb, A[r0:r1], lda,
+                                       C[r0:r1], ldc)
 
         return impl
 

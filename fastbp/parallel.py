@@ -74,10 +74,23 @@ def check_n_threads(n_threads):
 def _blas_controller():
     global _controller
     if _controller is None:
+        import scipy
         import scipy.linalg.cython_blas  # noqa: F401  (numba's BLAS: load it so it can be pinned)
         from threadpoolctl import ThreadpoolController
 
+        from . import blas
+
         _controller = ThreadpoolController()
+        # SciPy's own OpenBLAS (in scipy.libs/ beside the package, or inside
+        # it) is the one numba calls: its core type tells gemm whether
+        # OpenBLAS's small-matrix kernels are there (blas.set_openblas_small_limit).
+        scipy_dir = os.path.dirname(os.path.abspath(scipy.__file__))
+        core = None
+        for library in _controller.lib_controllers:
+            if library.internal_api == "openblas" and os.path.abspath(library.filepath).startswith(scipy_dir):
+                core = library.architecture
+                break
+        blas.set_openblas_small_limit(core)
     return _controller
 
 

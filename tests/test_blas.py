@@ -203,3 +203,102 @@ def test_environment_variable_chooses_mkl_at_import():
     out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, FASTBP_BLAS="mkl"),
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "mkl"
+
+
+@pytest.fixture
+def small_kernels():
+    """gemm splits as on a SkylakeX-class OpenBLAS; the detected setting comes back afterwards."""
+    before = blas.openblas_small_limit()
+    blas.set_openblas_small_limit("SkylakeX")
+    yield
+    blas._table[blas._SMALL_MACS] = before
+
+
+@numba.njit
+def _split_rows(m, n, k, small_macs, other_library, other_min_macs):
+    return blas._small_rows(m, n, k, small_macs, other_library, other_min_macs)
+
+
+def test_products_just_over_openblas_small_limit_are_split_in_rows_of_eight():
+    small = blas.OPENBLAS_SMALL_MACS
+    assert _split_rows(16, 128, 784, small, 0, 0) == 8  # 1.6e6: two pieces of 8 rows (8.0e5 each)
+    assert _split_rows(16, 784, 128, small, 0, 0) == 8
+    assert _split_rows(128, 784, 16, small, 0, 0) == 72  # 79 rows fit, in multiples of 8
+    assert _split_rows(8, 128, 784, small, 0, 0) == 8  # small already: whole
+    assert _split_rows(64, 128, 784, small, 0, 0) == 64  # 6.4e6: the packed path wins, whole
+    assert _split_rows(3, 1024, 400, small, 0, 0) == 3  # pieces would be under 8 rows: whole
+    assert _split_rows(16, 128, 784, 0, 0, 0) == 16  # no small kernels known: whole
+    # A product the other library (MKL) serves is not split; one under its min_macs is.
+    assert _split_rows(16, 128, 784, small, 1, 1 << 20) == 16
+    assert _split_rows(16, 128, 784, small, 1, 1 << 30) == 8
+
+
+def test_openblas_core_type_decides_the_split():
+    before = blas.openblas_small_limit()
+    try:
+        for core, limit in [("SkylakeX", blas.OPENBLAS_SMALL_MACS), ("SapphireRapids", blas.OPENBLAS_SMALL_MACS),
+                            ("Haswell", 0), ("Zen", 0), (None, 0)]:
+            blas.set_openblas_small_limit(core)
+            assert blas.openblas_small_limit() == limit, core
+    finally:
+        blas._table[blas._SMALL_MACS] = before
+
+
+def test_the_split_follows_scipys_openblas_once_fastbp_runs():
+    from threadpoolctl import threadpool_info
+
+    with fastbp.threads(1):
+        pass
+    cores = {info.get("architecture") for info in threadpool_info()
+             if info["internal_api"] == "openblas" and "scipy" in info["filepath"]}
+    if cores & {"SkylakeX", "Cooperlake", "SapphireRapids"}:
+        assert blas.openblas_small_limit() == blas.OPENBLAS_SMALL_MACS
+    elif cores:
+        assert blas.openblas_small_limit() == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("m,n,k", [(16, 128, 784), (21, 784, 100), (100, 200, 80)])
+def test_split_products_match_numpy(small_kernels, dtype, transpose_a, transpose_b, m, n, k):
+    assert blas.OPENBLAS_SMALL_MACS < m * n * k <= 2 * blas.OPENBLAS_SMALL_MACS  # really split
+    rng = np.random.default_rng(m + n + k)
+    A, B = _operands(rng, dtype, m, n, k, transpose_a, transpose_b)
+    C = np.full((m, n), np.nan, dtype)
+    _gemm(A, transpose_a, B, transpose_b, C)
+    np.testing.assert_allclose(C, _reference(A, transpose_a, B, transpose_b), **_tol(dtype, k))
+    # float32 products are split (the small kernels' bits differ from the packed path's, here and
+    # there, in the last place); float64 ones stay whole: the same bits as without the split.
+    blas._table[blas._SMALL_MACS] = 0
+    whole = np.full((m, n), np.nan, dtype)
+    _gemm(A, transpose_a, B, transpose_b, whole)
+    if dtype == np.float64:
+        np.testing.assert_array_equal(C, whole)
+
+
+def _tol(dtype, k):
+    """Sums of k products of standard normals: float32 rounding grows with k."""
+    return TOL[dtype] if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6 * k)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_split_products_of_blocks_touch_nothing_else(small_kernels, dtype):
+    # Blocks with row strides larger than their widths, transposed or not.
+    rng = np.random.default_rng(2)
+    D = rng.standard_normal((20, 300)).astype(dtype)
+    X = rng.standard_normal((20, 900)).astype(dtype)
+    G = np.full((300, 900), 7.0, dtype)
+    _gemm(D[:, 100:240], True, X[:, 50:850], False, G[100:240, 50:850])  # 140 × 800 × 20 = 2.24e6: whole
+    _gemm(D[:, 100:220], True, X[:, 50:850], False, G[100:220, 50:850])  # 120 × 800 × 20 = 1.92e6: split
+    np.testing.assert_allclose(G[100:220, 50:850], _reference(D[:, 100:220], True, X[:, 50:850], False),
+                               **_tol(dtype, 20))
+    G[100:240, 50:850] = 7.0
+    assert (G == 7.0).all()
+    Z = np.full((40, 300), 7.0, dtype)
+    W = rng.standard_normal((128, 784)).astype(dtype)
+    A = rng.standard_normal((16, 784)).astype(dtype)
+    _gemm(A, False, W, True, Z[10:26, 100:228])
+    np.testing.assert_allclose(Z[10:26, 100:228], _reference(A, False, W, True), **_tol(dtype, 784))
+    Z[10:26, 100:228] = 7.0
+    assert (Z == 7.0).all()
