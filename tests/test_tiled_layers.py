@@ -17,13 +17,20 @@ from fastbp.layout import build_layer_table
 SIZES = [24, 40, 36, 5]  # layers 0 and 1 tiled (960 and 1440 weights), never the output layer
 
 
-@pytest.fixture
-def tiles_on_two_threads(monkeypatch):
+def lower_tile_thresholds(monkeypatch, capacity=40):
+    """Plan tiles from 2 threads on and for SIZES' two hidden layers (networks made from now on)."""
     if parallel.max_threads() < 2:
         pytest.skip("needs NUMBA_NUM_THREADS >= 2")
     monkeypatch.setattr(parallel, "TILE_MIN_THREADS", 2)
     monkeypatch.setattr(parallel, "TILE_MIN_WEIGHTS", 900)
     monkeypatch.setattr(parallel, "TILE_MIN_ROWS", 16)
+    layers, _ = build_layer_table(SIZES, [3, 3, 5], True)
+    assert parallel.row_plan(layers, capacity)[5] == 2
+
+
+@pytest.fixture
+def tiles_on_two_threads(monkeypatch):
+    lower_tile_thresholds(monkeypatch)
 
 
 @numba.njit
@@ -95,13 +102,7 @@ def test_tiled_step_trains_like_row_chunks(dtype, activation, monkeypatch):
     make = (lambda: fastbp.Adam(lr=1e-2)) if activation in ("relu", "tanh") else \
         (lambda: fastbp.SGD(lr=0.1, momentum=0.9))
     rows_params, rows_loss = _train(SIZES, activation, dtype, make())
-    # now tiled
-    if parallel.max_threads() < 2:
-        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
-    monkeypatch.setattr(parallel, "TILE_MIN_THREADS", 2)
-    monkeypatch.setattr(parallel, "TILE_MIN_WEIGHTS", 900)
-    layers, _ = build_layer_table(SIZES, [3, 3, 5], True)
-    assert parallel.row_plan(layers, 40)[5] == 2
+    lower_tile_thresholds(monkeypatch)
     tiled_params, tiled_loss = _train(SIZES, activation, dtype, make())
     # Each element is the same dot product either way (BLAS sums k in the same
     # order); allow rounding all the same, it is not promised.
@@ -124,12 +125,7 @@ def test_tiled_gradients_match_central_differences(activation, monkeypatch):
     X = 0.3 * rng.normal(size=(20, SIZES[0]))  # 20 rows: a batch of TILE_MIN_ROWS or more
     y = rng.integers(0, SIZES[-1], size=20)
     by_rows = net.gradients(X, y)
-    if parallel.max_threads() < 2:
-        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
-    monkeypatch.setattr(parallel, "TILE_MIN_THREADS", 2)
-    monkeypatch.setattr(parallel, "TILE_MIN_WEIGHTS", 900)
-    layers, _ = build_layer_table(SIZES, [3, 3, 5], True)
-    assert parallel.row_plan(layers, 20)[5] == 2
+    lower_tile_thresholds(monkeypatch, capacity=20)
     net = fastbp.Network(SIZES, activation=activation, output="softmax", loss="cross_entropy",
                          dtype=np.float64, seed=2)  # a new workspace, planned with the lowered thresholds
     for tiled, rows in zip(net.gradients(X, y), by_rows):
