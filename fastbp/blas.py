@@ -134,8 +134,8 @@ def min_macs():
 # D·W of 16 × 784 × 128 55.5 against 27.0 µs; Dᵀ·A of 128 × 784 × 16 56.5
 # against 33.7 µs), so gemm splits float32 products of up to twice the limit
 # by rows into pieces under it.  Not float64: dgemm's pieces read 0.72-1.24x
-# over three runs.  Nor larger products: 32 × 128 × 784 and 64 × 64 × 784 read
-# 0.8-1.5x split, never reliably faster.
+# over three runs.  Nor larger products: 32 × 128 × 784 and 64 × 64 × 784
+# read 0.94-1.51x split over three runs, not reliably faster.
 OPENBLAS_SMALL_MACS = 100 ** 3
 OPENBLAS_SMALL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 # Pieces of at least this many rows (multiples of it): 9-row pieces ran
@@ -146,14 +146,14 @@ SPLIT_ROWS = 8
 def set_openblas_small_limit(core):
     """Tell the kernels which OpenBLAS core type serves their products.
 
-    Called by :func:`fastbp.parallel.threads` once SciPy's OpenBLAS (the
-    one numba calls) is loaded, with its core type as threadpoolctl reports
-    it.  On a SkylakeX-class core, float32 products of ``OPENBLAS_SMALL_MACS``
-    to twice that many multiply-adds that OpenBLAS serves are split by rows
-    into pieces it runs with its small-matrix kernels; elsewhere nothing is
-    split.
-    The split depends on the shapes only, so results stay independent of the
-    thread count.
+    Called once, by the first :func:`fastbp.parallel.threads` (every
+    ``fit``, ``predict`` ... enters it before its kernels run), when SciPy's
+    OpenBLAS (the one numba calls) is loaded, with its core type as
+    threadpoolctl reports it.  On a SkylakeX-class core, float32 products of
+    ``OPENBLAS_SMALL_MACS`` to twice that many multiply-adds that OpenBLAS
+    serves are split by rows into pieces it runs with its small-matrix
+    kernels; elsewhere nothing is split.  The split depends on the shapes
+    only, so results stay independent of the thread count.
 
     Parameters
     ----------
