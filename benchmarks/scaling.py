@@ -71,6 +71,7 @@ def scaling_rows(case, by_threads, peers, blas_by_threads):
 
 
 def print_case(case, rows, peers, markdown, rounds="", out=print):
+    """One case's table: a row per thread count (``rounds`` completes the title)."""
     base = min(r["threads"] for r in rows)
     head = ["threads"] + [compare.PEER_TITLES[p] for p in peers] + \
         [f"fastbp speed-up vs {base} thr", "efficiency", "fastbp / fastest peer", "sgemm GFLOP/s", "fastbp % sgemm"]
