@@ -33,15 +33,23 @@ Flags, and why:
   only return arrays it was given.  ``_nrt`` is a leading-underscore numba
   option (numba's own tests and maintainers use it); ``test_compilation``
   checks that no reference-count call is left in a training kernel.
+
+Kernels that open ``prange`` regions call the step's big kernels through
+:func:`call_compiled`, so that numba does not optimise and emit a copy of each
+for every region (see there).
 """
 import functools
+import hashlib
+import importlib
 import inspect
 
+import llvmlite.binding
 import numba
 from numba import types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed, lower_builtin
-from numba.extending import overload, type_callable
+from numba.core.typing import signature as make_signature
+from numba.extending import intrinsic, overload, type_callable
 
 _COMMON = dict(cache=True, nogil=True, error_model="numpy", _nrt=False)
 _STRICT = dict(fastmath=False, **_COMMON)
@@ -186,3 +194,95 @@ def matrix_view(vector, start, m, n):
         First element and shape of the block, ``start + m*n <= size``.
     """
     return start, m, n
+
+
+def _callee_symbol(dispatcher, argtypes):
+    """Process-wide symbol of ``dispatcher``'s overload for ``argtypes``.
+
+    Stable across processes (a cached caller names it), distinct for two
+    copies of fastbp loaded side by side (``benchmarks.ab``): it hashes the
+    source file, the function and the argument types.
+    """
+    function = dispatcher.py_func
+    key = f"{function.__code__.co_filename}:{function.__module__}.{function.__qualname__}{tuple(argtypes)}"
+    return "fastbp_kernel_" + hashlib.sha1(key.encode()).hexdigest()
+
+
+def _publish_callee(module, qualname, argtypes):
+    """Compile (or load from the cache) the kernel ``module.qualname`` for
+    ``argtypes`` and publish its machine code's address under
+    :func:`_callee_symbol`.  Returns the symbol and the compile result.
+
+    Runs when a caller of :func:`call_compiled` is compiled, and again, by
+    numba's ``reload_init`` hook, before a cached caller is loaded (whose
+    machine code refers to the symbol).
+    """
+    dispatcher = importlib.import_module(module)
+    for part in qualname.split("."):
+        dispatcher = getattr(dispatcher, part)
+    argtypes = tuple(argtypes)
+    dispatcher.compile(argtypes)
+    result = dispatcher.overloads[argtypes]
+    symbol = _callee_symbol(dispatcher, argtypes)
+    address = result.library.get_pointer_to_function(result.fndesc.llvm_func_name)
+    llvmlite.binding.add_symbol(symbol, address)
+    return symbol, result
+
+
+def _call_in_python(kernel, *args):
+    """``kernel(*args)``, calling ``kernel``'s own compiled code rather than a copy of it.
+
+    numba compiles every kernel into its own library and links a copy of
+    it, and of everything it calls, into each caller's library, which LLVM
+    then optimises and turns into machine code once more.  A ``prange``
+    region adds three such libraries (the region's function, its wrapper and
+    its launcher), so the step's big kernels (``batch_chunk``,
+    ``gradient_update_task`` ...) were optimised and emitted four to ten
+    times over in a cold first ``fit``.  Called through ``call_compiled``,
+    the caller holds only a call to an external symbol, bound to the
+    kernel's machine code when the caller is compiled or loaded from the
+    cache (:func:`_publish_callee`).  The kernel is the same compiled code;
+    only LLVM's inlining across this call is given up, which costs nothing
+    measurable at one call per row chunk or task.
+
+    Parameters
+    ----------
+    kernel : numba dispatcher
+        A fastbp kernel (a module-level function).
+    *args
+        Its arguments.
+    """
+    return kernel(*args)
+
+
+def _type_call_compiled(typingctx, kernel, *args):
+    if not isinstance(kernel, types.Dispatcher):
+        return None
+    call_signature = typingctx.resolve_function_type(kernel, args, {})  # compiles the kernel
+    if call_signature is None:
+        return None
+    argtypes = tuple(call_signature.args)
+    function = kernel.dispatcher.py_func
+    where = (function.__module__, function.__qualname__, argtypes)
+
+    def codegen(context, builder, signature, llvm_args):
+        symbol, result = _publish_callee(*where)
+        # Pickled with the caller's cache entry, run before it is loaded.
+        context.active_code_library._reload_init.add(functools.partial(_publish_callee, *where))
+        return_type = result.signature.return_type
+        callee = cgutils.get_or_insert_function(
+            builder.module, context.call_conv.get_function_type(return_type, argtypes), symbol)
+        values = cgutils.unpack_tuple(builder, llvm_args[1], len(argtypes))
+        status, value = context.call_conv.call_function(builder, callee, return_type, argtypes, values)
+        with cgutils.if_unlikely(builder, status.is_error):  # an exception raised in the kernel
+            context.call_conv.return_status_propagate(builder, status)
+        return value
+
+    return make_signature(call_signature.return_type, kernel, types.StarArgTuple.from_types(args)), codegen
+
+
+if numba.config.DISABLE_JIT:
+    call_compiled = _call_in_python
+else:
+    call_compiled = intrinsic(_type_call_compiled)
+    call_compiled.__doc__ = _call_in_python.__doc__

@@ -6,6 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+import pytest
+
+from fastbp._jit import call_compiled, entry_kernel, kernel
+
 PROBE = textwrap.dedent("""
     import json, re, sys
     import numba, numpy as np
@@ -24,12 +29,23 @@ PROBE = textwrap.dedent("""
     net = fastbp.Network([4, 5, 3], output="softmax", loss="cross_entropy", seed=0)
     net.fit(np.ones((6, 4)), [0, 1, 2, 0, 1, 2], epochs=1, batch_size=2)
     stats = epoch.train_batches.stats
-    nrt_calls = None
-    if stats.cache_misses:  # compiled here, so its LLVM IR is at hand
+    after_fit = compiled()
+    nrt_calls = copies = None
+    if stats.cache_misses:  # compiled here, so the LLVM IR is at hand
+        # Every kernel compiled for the fit, since train_batches calls its big
+        # kernels' own code (fastbp._jit.call_compiled) rather than a copy.
+        nrt_calls = 0
+        for name, module in list(sys.modules.items()):
+            if name.startswith("fastbp"):
+                for value in vars(module).values():
+                    if isinstance(value, numba.core.registry.CPUDispatcher):
+                        for ir in value.inspect_llvm().values():
+                            nrt_calls += len(re.findall(r"call [^\\n]*@NRT_(?:incref|decref)\\(", ir))
         ir = epoch.train_batches.inspect_llvm(epoch.train_batches.signatures[0])
-        nrt_calls = len(re.findall(r"call [^\\n]*@NRT_(?:incref|decref)\\(", ir))
-    print(json.dumps({"at_import": at_import, "after_fit": compiled(), "nrt_calls": nrt_calls,
-                      "hits": sum(stats.cache_hits.values()),
+        copies = len(re.findall(r"define [^\\n]*(?:batch_chunk|gradient_update_task|first_layer_rows)", ir))
+    loss = net.loss(np.ones((6, 4)), [0, 1, 2, 0, 1, 2])
+    print(json.dumps({"at_import": at_import, "after_fit": after_fit, "nrt_calls": nrt_calls, "copies": copies,
+                      "loss": loss, "hits": sum(stats.cache_hits.values()),
                       "misses": sum(stats.cache_misses.values())}))
 """)
 
@@ -51,8 +67,13 @@ def test_nothing_compiles_at_import_each_kernel_once_and_the_cache_is_reused(tmp
     # Compiled without numba's runtime (fastbp._jit, ``_nrt``): not one
     # reference-count call in the whole training call tree (389 with it).
     assert first["nrt_calls"] == 0
+    # The step's big kernels are called, not copied into train_batches
+    # (fastbp._jit.call_compiled): each copy was LLVM work of a cold fit.
+    assert first["copies"] == 0
     second = run_probe(tmp_path)
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
+    # ... and bound to the kernels it calls, which are loaded from the cache too.
+    assert second["loss"] == first["loss"]
 
 
 def test_every_kernel_states_its_floating_point_flags():
@@ -79,3 +100,25 @@ def test_every_kernel_states_its_floating_point_flags():
     reassociating = {name for name, options in kernels.items() if options["fastmath"]}
     assert "fastbp.gradient_update.sgd_rows_times" in reassociating
     assert "fastbp.optimizers.sgd_moved" not in reassociating
+
+
+@kernel
+def _scaled_sum(x, scale):
+    if scale < 0.0:
+        raise ValueError("negative scale")
+    total = 0.0
+    for value in x:
+        total += value * scale
+    return total
+
+
+@entry_kernel
+def _scaled_sum_called(x, scale):
+    return call_compiled(_scaled_sum, x, scale)
+
+
+def test_call_compiled_returns_the_kernels_result_and_passes_its_exceptions_on():
+    x = np.arange(5.0)
+    assert _scaled_sum_called(x, 2.0) == 20.0
+    with pytest.raises(ValueError, match="negative scale"):
+        _scaled_sum_called(x, -1.0)
