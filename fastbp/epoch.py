@@ -161,7 +161,7 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
                 T[i, j] = Y[src, j]
             if weighted:
                 row_weights[i] = sample_weight[src]
-    forward_rows(P, layers, slope, capacity, b, r0, r1, first_layer, X_batch, acts, logits)
+    call_compiled(forward_rows, P, layers, slope, capacity, b, r0, r1, first_layer, X_batch, acts, logits)
     A_out = region(acts, capacity, layers[last, ROW_OUT], b, n_out)
     if out.shape[0] > 0:
         for i in range(r0, r1):
@@ -173,9 +173,9 @@ def batch_chunk(X, Y, sample_weight, order, start, P, layers, slope, out_code, l
     Z = region(logits, capacity, 0, b, n_out)
     D = region(deltas, capacity, layers[last, ROW_OUT], b, n_out)
     weights = row_weights if weighted else row_weights[:0]
-    loss = output_delta_rows(Z, A_out, T, weights, r0, r1, out_code, loss_code, scale, D)
+    loss = call_compiled(output_delta_rows, Z, A_out, T, weights, r0, r1, out_code, loss_code, scale, D)
     if with_backward:
-        backprop_rows_to(P, layers, slope, capacity, b, r0, r1, max(1, first_layer), acts, deltas)
+        call_compiled(backprop_rows_to, P, layers, slope, capacity, b, r0, r1, max(1, first_layer), acts, deltas)
     restore_fp_state(fp_state)
     return loss
 

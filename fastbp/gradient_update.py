@@ -38,7 +38,7 @@ order, so the result does not depend on the number of threads.
 import numpy as np
 
 from ._fpenv import flush_subnormals, restore_fp_state
-from ._jit import cast_like, kernel, matrix_view, reassociating_kernel
+from ._jit import call_compiled, cast_like, kernel, matrix_view, reassociating_kernel
 from .activations import activate_rows
 from .backward import weight_gradient_rows
 from .forward import add_bias
@@ -111,7 +111,7 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     outer = apply_update and b == 1
     fp_state = flush_subnormals()  # this thread, until we return (see fastbp._fpenv)
     if not outer:
-        weight_gradient_rows(layers, l, capacity, b, j0, j1, acts, deltas, G)
+        call_compiled(weight_gradient_rows, layers, l, capacity, b, j0, j1, acts, deltas, G)
         if not apply_update:
             restore_fp_state(fp_state)
             return
@@ -127,7 +127,7 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
         # 0.87x (benchmarks.ab, 31 epochs), and the cold compile was the same.
         z = matrix_view(delta, j0, 1, j1 - j0)  # δ of these rows, then their next a^1
         if bias0 != NO_BIAS:
-            update_rows(opt_code, hyper, step_scalars, unit, z, bias0 + j0, P, state)
+            call_compiled(update_rows, opt_code, hyper, step_scalars, unit, z, bias0 + j0, P, state)
         sgd_rows_times(delta[j0:j1], region(acts, capacity, layers[l, ROW_IN], one, n_in)[0],
                        cast_like(P, step_scalars[STEP_LR]), matrix_view(P, w0 + j0 * n_in, j1 - j0, n_in),
                        x_next, z[0])
@@ -142,8 +142,9 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
     block = FUSED_ROWS if fuse else j1 - j0
     for jb in range(j0, j1, block):
         je = min(jb + block, j1)
-        # Two segments, weights then biases, through one update_rows call site
-        # (each call site is another copy of every optimizer's loops to compile).
+        # Two segments, weights then biases, through one update_rows call.
+        # update_rows, weight_gradient_rows: their own code, not copies linked
+        # in here (fastbp._jit.call_compiled; every optimizer's loops).
         for segment in range(1 if bias0 == NO_BIAS else 2):
             p0 = w0 + jb * n_in if segment == 0 else bias0 + jb
             n = (je - jb) * n_in if segment == 0 else je - jb
@@ -152,7 +153,7 @@ def gradient_update_task(task, tasks, layers, capacity, b, apply_update, opt_cod
                 C, X = delta[jb:je], region(acts, capacity, layers[l, ROW_IN], one, n_in)
             elif outer:  # and the biases along δ
                 X = matrix_view(delta, jb, 1, n)
-            update_rows(opt_code, hyper, step_scalars, C, X, p0, P, state)
+            call_compiled(update_rows, opt_code, hyper, step_scalars, C, X, p0, P, state)
         if fuse:  # the next step's a^1 for these rows, into their (used) δ^1
             z = matrix_view(delta, jb, 1, je - jb)
             times_transposed(x_next, matrix_view(P, w0 + jb * n_in, je - jb, n_in), z[0])
