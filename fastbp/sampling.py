@@ -10,7 +10,7 @@ or proves there are none, and training stops.
 """
 import numpy as np
 
-from ._jit import entry_kernel, kernel
+from ._jit import call_compiled, entry_kernel, kernel
 from ._rng import random_below
 from .epoch import EPOCH, LOSS_SUM, NON_FINITE_LOSS, SAMPLES, STATUS, STEP, batch_chunk
 from .gradient_update import gradient_update_task
@@ -34,8 +34,8 @@ def _misclassified(X, Y, i, P, layers, slope, out_code, loss_code, acts, logits,
     single[0] = i
     # Typed values, not literals, so batch_chunk is not compiled once more.
     zero, one, no = np.int64(0), np.int64(1), np.bool_(False)
-    batch_chunk(X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero, one, 1.0,
-                no, no, zero, acts, logits, deltas, targets, row_weights, no_out)
+    call_compiled(batch_chunk, X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero,
+                  one, 1.0, no, no, zero, acts, logits, deltas, targets, row_weights, no_out)
     last = layers.shape[0] - 1
     n_out = layers[last, N_OUT]
     A = region(acts, 1, layers[last, ROW_OUT], 1, n_out)
@@ -97,8 +97,8 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
                 return
             pick = wrong[random_below(rng_state, count)]
         single[0] = pick
-        loss = batch_chunk(X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one, one, zero,
-                           one, 1.0, yes, yes, zero, acts, logits, deltas, targets, row_weights, no_out)
+        loss = call_compiled(batch_chunk, X, Y, no_weight, single, zero, P, layers, slope, out_code, loss_code, one,
+                             one, zero, one, 1.0, yes, yes, zero, acts, logits, deltas, targets, row_weights, no_out)
         if not np.isfinite(loss):
             counters[STATUS] = NON_FINITE_LOSS
             return
@@ -106,6 +106,6 @@ def misclassified_steps(X, Y, n_steps, layers, slope, out_code, loss_code, opt_c
         totals[SAMPLES] += 1.0
         prepare_step(opt_code, hyper, lr, counters[STEP] + 1, step_scalars)
         for t in range(tasks.shape[0]):
-            gradient_update_task(np.int64(t), tasks, layers, one, one, yes, opt_code, hyper, step_scalars,
-                                 acts, deltas, G, P, state, unit, slope, no_next)
+            call_compiled(gradient_update_task, np.int64(t), tasks, layers, one, one, yes, opt_code, hyper,
+                          step_scalars, acts, deltas, G, P, state, unit, slope, no_next)
         counters[STEP] += 1
