@@ -243,7 +243,9 @@ def _call_in_python(kernel, *args):
     kernel's machine code when the caller is compiled or loaded from the
     cache (:func:`_publish_callee`).  The kernel is the same compiled code;
     only LLVM's inlining across this call is given up, which costs nothing
-    measurable at one call per row chunk or task.
+    measurable at one call per row chunk or task.  (numba before 0.63 has no
+    per-library ``reload_init`` hook: there it links a copy in, like a plain
+    call.)
 
     Parameters
     ----------
@@ -266,9 +268,15 @@ def _type_call_compiled(typingctx, kernel, *args):
     where = (function.__module__, function.__qualname__, argtypes)
 
     def codegen(context, builder, signature, llvm_args):
-        symbol, result = _publish_callee(*where)
-        # Pickled with the caller's cache entry, run before it is loaded.
-        context.active_code_library._reload_init.add(functools.partial(_publish_callee, *where))
+        library = context.active_code_library
+        if hasattr(library, "_reload_init"):
+            symbol, result = _publish_callee(*where)
+            # Pickled with the caller's cache entry, run before it is loaded.
+            library._reload_init.add(functools.partial(_publish_callee, *where))
+        else:  # numba < 0.63 has no such hook: link a copy in, as a plain call does
+            result = kernel.dispatcher.overloads[argtypes]
+            symbol = result.fndesc.mangled_name
+            library.add_linking_library(result.library)
         return_type = result.signature.return_type
         callee = cgutils.get_or_insert_function(
             builder.module, context.call_conv.get_function_type(return_type, argtypes), symbol)

