@@ -280,7 +280,9 @@ def _type_call_compiled(typingctx, kernel, *args):
         return_type = result.signature.return_type
         callee = cgutils.get_or_insert_function(
             builder.module, context.call_conv.get_function_type(return_type, argtypes), symbol)
-        values = cgutils.unpack_tuple(builder, llvm_args[1], len(argtypes))
+        given = signature.args[1].types  # the call's own types, which the kernel's may widen
+        values = [context.cast(builder, value, source, target) for value, source, target
+                  in zip(cgutils.unpack_tuple(builder, llvm_args[1], len(argtypes)), given, argtypes)]
         status, value = context.call_conv.call_function(builder, callee, return_type, argtypes, values)
         with cgutils.if_unlikely(builder, status.is_error):  # an exception raised in the kernel
             context.call_conv.return_status_propagate(builder, status)

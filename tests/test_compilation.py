@@ -120,8 +120,14 @@ def _scaled_sum_called(x, scale):
     return call_compiled(_scaled_sum, x, scale)
 
 
+@entry_kernel
+def _scaled_sum_called_with_a_literal(x):
+    return call_compiled(_scaled_sum, x, 3)  # typed Literal[int](3) here, int64 in the kernel
+
+
 def test_call_compiled_returns_the_kernels_result_and_passes_its_exceptions_on():
     x = np.arange(5.0)
     assert _scaled_sum_called(x, 2.0) == 20.0
+    assert _scaled_sum_called_with_a_literal(x) == 30.0
     with pytest.raises(ValueError, match="negative scale"):
         _scaled_sum_called(x, -1.0)
