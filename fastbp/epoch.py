@@ -28,8 +28,8 @@ same bits without the cost of entering a parallel region.
 
 The kernels these loops run are called through
 :func:`fastbp._jit.call_compiled`: their own machine code, not a copy linked
-into this module's every region, which is what made a cold first ``fit``
-take ~22 s instead of ~14.
+into each region (a cold first ``fit`` took 27–30 s with the copies and
+13.5–15.6 s without; ``docs/benchmarks.md``, "Eighth round").
 """
 import numpy as np
 from numba import prange
