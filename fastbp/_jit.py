@@ -34,9 +34,10 @@ Flags, and why:
   option (numba's own tests and maintainers use it); ``test_compilation``
   checks that no reference-count call is left in a training kernel.
 
-Kernels that open ``prange`` regions call the step's big kernels through
-:func:`call_compiled`, so that numba does not optimise and emit a copy of each
-for every region (see there).
+The drivers that open ``prange`` regions call the step's big kernels through
+:func:`call_compiled`, and those kernels call theirs the same way, so that
+numba does not optimise and emit a copy of each kernel in every caller and
+region (see there).
 """
 import functools
 import hashlib
