@@ -17,15 +17,15 @@ PROBE = textwrap.dedent("""
     import numba, numpy as np
     import fastbp
     from fastbp import epoch
-    def compiled():
+    def kernels():
         import fastbp._jit  # every kernel is a numba dispatcher in some fastbp module
-        found = {}
         for name, module in list(sys.modules.items()):
             if name.startswith("fastbp"):
                 for attr, value in vars(module).items():
-                    if isinstance(value, numba.core.registry.CPUDispatcher) and value.overloads:
-                        found[f"{name}.{attr}"] = len(value.overloads)
-        return found
+                    if isinstance(value, numba.core.registry.CPUDispatcher):
+                        yield f"{name}.{attr}", value
+    def compiled():
+        return {name: len(kernel.overloads) for name, kernel in kernels() if kernel.overloads}
     at_import = compiled()
     net = fastbp.Network([4, 5, 3], output="softmax", loss="cross_entropy", seed=0)
     net.fit(np.ones((6, 4)), [0, 1, 2, 0, 1, 2], epochs=1, batch_size=2)
@@ -35,13 +35,8 @@ PROBE = textwrap.dedent("""
     if stats.cache_misses:  # compiled here, so the LLVM IR is at hand
         # Every kernel compiled for the fit, since train_batches calls its big
         # kernels' own code (fastbp._jit.call_compiled) rather than a copy.
-        nrt_calls = 0
-        for name, module in list(sys.modules.items()):
-            if name.startswith("fastbp"):
-                for value in vars(module).values():
-                    if isinstance(value, numba.core.registry.CPUDispatcher):
-                        for ir in value.inspect_llvm().values():
-                            nrt_calls += len(re.findall(r"call [^\\n]*@NRT_(?:incref|decref)\\(", ir))
+        nrt_calls = sum(len(re.findall(r"call [^\\n]*@NRT_(?:incref|decref)\\(", ir))
+                        for _, kernel in kernels() for ir in kernel.inspect_llvm().values())
         ir = epoch.train_batches.inspect_llvm(epoch.train_batches.signatures[0])
         copies = len(re.findall(r"define [^\\n]*(?:batch_chunk|gradient_update_task|first_layer_rows)", ir))
     loss = net.loss(np.ones((6, 4)), [0, 1, 2, 0, 1, 2])
