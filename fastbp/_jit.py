@@ -80,22 +80,36 @@ def reassociating_kernel(function):
 
 
 def reassociating_entry_kernel(function):
-    """:func:`reassociating_kernel`, also callable from Python."""
-    return numba.njit(fastmath={"reassoc", "contract"}, **_COMMON)(function)
+    """:func:`reassociating_kernel`, also callable from Python (no ``cfunc``
+    wrapper, as :func:`entry_kernel`)."""
+    return numba.njit(no_cfunc_wrapper=True, fastmath={"reassoc", "contract"}, **_COMMON)(function)
 
 
 def entry_kernel(function):
-    """Like :func:`kernel`, and also callable from Python."""
-    return numba.njit(**_STRICT)(function)
+    """Like :func:`kernel`, and also callable from Python.
+
+    Only numba's CPython wrapper is built: nothing calls a kernel through a C
+    function pointer (``cfunc``), so that wrapper would be compiled for nothing.
+    """
+    return numba.njit(no_cfunc_wrapper=True, **_STRICT)(function)
 
 
 def parallel_kernel(function):
-    """Compile ``function`` as a ``parallel=True`` kernel (lazily, cached).
+    """Compile ``function`` as a kernel with ``prange`` loops (lazily, cached).
 
     Never call one of these from inside a ``prange`` body: nested parallel
     regions are ~100x slower with the omp layer.
+
+    Only explicit ``prange`` loops run in parallel: numba's other parallel
+    transforms (array expressions, reductions, ``A[...] = x``, ...) are off,
+    so nothing else is split over threads behind the code's back, and so is
+    loop fusion, whose analysis of the drivers (which have nothing to fuse)
+    took 0.3-0.4 s of the first ``fit``'s compile.  No C-callable wrapper
+    either (see :func:`entry_kernel`).
     """
-    return numba.njit(parallel=True, **_STRICT)(function)
+    only_prange = dict(prange=True, fusion=False, comprehension=False, reduction=False, inplace_binop=False,
+                       setitem=False, numpy=False, stencil=False)
+    return numba.njit(parallel=only_prange, no_cfunc_wrapper=True, **_STRICT)(function)
 
 
 def cast_like(array, value):  # pragma: no cover - replaced inside jitted code
