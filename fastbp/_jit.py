@@ -48,12 +48,18 @@ import llvmlite.binding
 import numba
 from numba import types
 from numba.core import cgutils
+from numba.core.cpu_options import ParallelOptions
 from numba.core.imputils import impl_ret_borrowed, lower_builtin
 from numba.core.typing import signature as make_signature
 from numba.extending import intrinsic, overload, type_callable
 
 _COMMON = dict(cache=True, nogil=True, error_model="numpy", _nrt=False)
 _STRICT = dict(fastmath=False, **_COMMON)
+# An options object, not the dict numba also takes: numba pops the keys out of
+# a dict when it compiles, so a kernel's second specialisation found it empty
+# and had every transform on again.
+_ONLY_PRANGE = ParallelOptions(dict(prange=True, fusion=False, comprehension=False, reduction=False,
+                                    inplace_binop=False, setitem=False, numpy=False, stencil=False))
 
 
 def kernel(function):
@@ -107,9 +113,7 @@ def parallel_kernel(function):
     took 0.3-0.4 s of the first ``fit``'s compile.  No C-callable wrapper
     either (see :func:`entry_kernel`).
     """
-    only_prange = dict(prange=True, fusion=False, comprehension=False, reduction=False, inplace_binop=False,
-                       setitem=False, numpy=False, stencil=False)
-    return numba.njit(parallel=only_prange, no_cfunc_wrapper=True, **_STRICT)(function)
+    return numba.njit(parallel=_ONLY_PRANGE, no_cfunc_wrapper=True, **_STRICT)(function)
 
 
 def cast_like(array, value):  # pragma: no cover - replaced inside jitted code

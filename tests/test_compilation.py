@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from fastbp._jit import call_compiled, entry_kernel, kernel
+from fastbp._jit import call_compiled, entry_kernel, kernel, parallel_kernel
 
 PROBE = textwrap.dedent("""
     import json, re, sys
@@ -126,3 +126,25 @@ def test_call_compiled_returns_the_kernels_result_and_passes_its_exceptions_on()
     assert _scaled_sum_called_with_a_literal(x) == 30.0
     with pytest.raises(ValueError, match="negative scale"):
         _scaled_sum_called(x, -1.0)
+
+
+def _zero_then_add(x, y):
+    x[:] = 0  # a parallel loop of its own, were numba's setitem transform on
+    for i in numba.prange(x.shape[0]):
+        x[i] += y[i]
+
+
+def test_parallel_kernels_run_only_their_prange_loops_in_parallel(tmp_path, monkeypatch):
+    """fastbp._jit.parallel_kernel turns numba's other parallel transforms and loop fusion off,
+    for every specialisation: numba popped its options out of a dict on the first compile, so a
+    second dtype was compiled with all of them on."""
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # compiled here, with metadata
+    compiled = parallel_kernel(_zero_then_add)
+    for dtype in (np.float64, np.float32):
+        x = np.ones(8, dtype)
+        y = np.arange(8, dtype=dtype)
+        compiled(x, y)
+        np.testing.assert_array_equal(x, y)
+        diagnostics = compiled.overloads[compiled.signatures[-1]].metadata["parfor_diagnostics"]
+        assert len(diagnostics.initial_parfors) == 1, dtype  # the prange loop, not x[:] = 0
+        assert not diagnostics.fusion_enabled
