@@ -107,11 +107,11 @@ def parallel_kernel(function):
     regions are ~100x slower with the omp layer.
 
     Only explicit ``prange`` loops run in parallel: numba's other parallel
-    transforms (array expressions, reductions, ``A[...] = x``, ...) are off,
-    so nothing else is split over threads behind the code's back, and so is
-    loop fusion, whose analysis of the drivers (which have nothing to fuse)
-    took 0.3-0.4 s of the first ``fit``'s compile.  No C-callable wrapper
-    either (see :func:`entry_kernel`).
+    transforms (array expressions, reductions, ``A[...] = x``, ...) and its
+    loop fusion are off.  Nothing else is split over threads behind the
+    code's back, and fusion's analysis of the drivers, which have nothing to
+    fuse, took 0.3-0.4 s of the first ``fit``'s compile.  No C-callable
+    wrapper either (see :func:`entry_kernel`).
     """
     return numba.njit(parallel=_ONLY_PRANGE, no_cfunc_wrapper=True, **_STRICT)(function)
 
