@@ -39,6 +39,7 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload, register_jitable
 
 
@@ -368,11 +369,32 @@ if not numba.config.DISABLE_JIT:
 
         return types.none(transa, transb, m, n, k, A, lda, B, ldb, C, ldc), codegen
 
+    @intrinsic
+    def _any_layout(typingctx, X):
+        """``X`` itself, typed as an array of layout ``'A'`` (numba's arrays of
+        every layout have the same fields: nothing is copied or converted)."""
+        if not isinstance(X, types.Array):
+            return None
+
+        def codegen(context, builder, signature, args):
+            return impl_ret_borrowed(context, builder, signature.return_type, args[0])
+
+        return X.copy(layout="A")(X), codegen
+
     @overload(gemm)
     def _gemm_impl(A, transpose_a, B, transpose_b, C):
         if not all(isinstance(X, types.Array) and X.ndim == 2 and X.dtype in (types.float32, types.float64)
                    and X.dtype == C.dtype for X in (A, B, C)):
             return None
+        if any(X.layout != "A" for X in (A, B, C)):
+            # One compiled product per dtype: the forward pass passes
+            # C-contiguous matrices, the weight gradient a block of columns,
+            # and each mix of layouts compiled the product and its checks once
+            # more (~0.6 s of a cold first fit).  BLAS reads the strides anyway.
+            def any_layout(A, transpose_a, B, transpose_b, C):
+                gemm(_any_layout(A), transpose_a, _any_layout(B), transpose_b, _any_layout(C))
+
+            return any_layout
 
         kind = _KINDS.index(get_blas_kind(C.dtype, "gemm"))
         split = C.dtype == types.float32  # dgemm's small kernels did not win reliably (OPENBLAS_SMALL_MACS)
