@@ -55,16 +55,15 @@ def main(argv=None):
             entry[1] += elapsed - children
             entry[2] += llvm
 
-    event.register("numba:compile", Recorder())
-    event.register("numba:llvm_lock", Recorder())
+    recorder = Recorder()  # one stack: LLVM time is charged to the kernel being compiled
+    event.register("numba:compile", recorder)
+    event.register("numba:llvm_lock", recorder)
 
-    import fastbp
-    from benchmarks.common import make_data, make_optimizer
+    from benchmarks.common import make_data, make_network, make_optimizer
 
     sizes = [int(s) for s in args.sizes.split(",")]
     X, y = make_data(2048, sizes[0], sizes[-1], np.float32)
-    net = fastbp.Network(sizes, activation="relu", output="softmax", loss="cross_entropy", dtype=np.float32,
-                         seed=0)
+    net = make_network(sizes)
     start = time.perf_counter()
     net.fit(X, y, epochs=1, batch_size=args.batch, optimizer=make_optimizer(args.optimizer), n_threads=2)
     wall = time.perf_counter() - start

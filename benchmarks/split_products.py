@@ -47,7 +47,8 @@ def _bounds(n, parts):
 
 
 def splits(b, n_in, n_out, n_threads, dtype=np.float32):
-    """The ways to compute the two products: name -> per-thread callables (None: one BLAS call on all threads)."""
+    """The ways to compute the two products: name -> a list of callables, one per thread (each
+    a single-threaded BLAS call), or one callable (one BLAS call on ``n_threads`` threads)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((b, n_in)).astype(dtype)
     W = rng.standard_normal((n_out, n_in)).astype(dtype)
