@@ -20,10 +20,13 @@ compiled subroutines (numba keys them by code object, and two identical
 functions from different files compare equal), so kernels of ``fastbp``
 cached in the working tree would refer to ``fastbp_base`` and fail to load
 in any later process (``ModuleNotFoundError: No module named 'fastbp_base'``).
+The temporary directory, with the base copy, is removed when the script exits.
 """
 import argparse
+import atexit
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,6 +96,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     root = tempfile.mkdtemp(prefix="fastbp-ab-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # the base copy and its numba cache
     os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(root, "numba-cache"))  # before numba loads (see above)
     extract(args.base, root)
     sys.path.insert(0, root)
